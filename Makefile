@@ -1,0 +1,56 @@
+# `make run` and `make test` each build everything they need from a fresh clone.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app app
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: run test setup assets translations db bench lint
+
+setup: $(VENV)/.installed assets translations
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+# Monaco and htmx come from the npm registry into static/ (git-ignored).
+assets: static/monaco/vs/loader.js static/vendor/htmx.min.js
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+static/monaco/vs/loader.js: node_modules/.package-lock.json
+	rm -rf static/monaco && mkdir -p static/monaco
+	cp -r node_modules/monaco-editor/min/vs static/monaco/vs
+	touch $@
+
+static/vendor/htmx.min.js: node_modules/.package-lock.json
+	mkdir -p static/vendor
+	cp node_modules/htmx.org/dist/htmx.min.js $@
+
+translations: $(VENV)/.installed
+	$(BIN)/pybabel compile -f -d translations
+
+db: setup
+	mkdir -p instance
+	$(FLASK) db upgrade
+	$(FLASK) jsr seed-demo
+
+run: db
+	$(BIN)/python -m tasks.worker & WORKER=$$!; \
+	trap "kill $$WORKER" EXIT INT TERM; \
+	$(FLASK) run --host $(HOST) --port $(PORT)
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+
+test: setup lint
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/pip install -q -r requirements-bench.txt
+	$(BIN)/python -m bench.runtime_bench

@@ -1,0 +1,50 @@
+"""The only module that reads the environment.
+
+Every setting has a default that makes the embedded single-process mode work
+(SQLite under instance/, Huey on SQLite); production overrides them with env vars.
+"""
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE = Path(os.environ.get("JSR_INSTANCE_PATH", ROOT / "instance"))
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+class Config:
+    """Settings read once when the app is built; tests pass overrides to create_app()."""
+
+    def __init__(self) -> None:
+        env = os.environ
+        self.SECRET_KEY = env.get("SECRET_KEY") or _instance_secret("secret_key")
+        self.SQLALCHEMY_DATABASE_URI = env.get("DATABASE_URL", f"sqlite:///{INSTANCE / 'jsr.sqlite3'}")
+        self.HUEY_URL = env.get("HUEY_URL", f"sqlite:///{INSTANCE / 'huey.sqlite3'}")
+        self.JSR_SECRETS_KEY = env.get("JSR_SECRETS_KEY") or _instance_secret("secrets_key")
+        # PostgreSQL role the app switches to so that row-level security applies.
+        self.JSR_DB_APP_ROLE = env.get("JSR_DB_APP_ROLE", "jsr_app")
+        self.JSR_TIMEOUT_MS = _int("JSR_TIMEOUT_MS", 30_000)
+        self.JSR_MEMORY_MB = _int("JSR_MEMORY_MB", 64)
+        self.JSR_HOST_CALLS = _int("JSR_HOST_CALLS", 100)
+        self.JSR_OUTPUT_BYTES = _int("JSR_OUTPUT_BYTES", 1024 * 1024)
+        self.JSR_SOURCE_BYTES = _int("JSR_SOURCE_BYTES", 100 * 1024)
+        self.JSR_MAX_CONCURRENT = _int("JSR_MAX_CONCURRENT", 16)
+        self.JSR_TENANT_CONCURRENT = _int("JSR_TENANT_CONCURRENT", 5)
+        self.JSR_RETENTION_DAYS = _int("JSR_RETENTION_DAYS", 30)
+        self.JSR_LOGIN_ATTEMPTS = _int("JSR_LOGIN_ATTEMPTS", 5)
+        self.BABEL_DEFAULT_LOCALE = "en"
+        self.LANGUAGES = ["en", "ru", "uz"]
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+
+
+def _instance_secret(name: str) -> str:
+    """A random key kept in instance/ so that restarts keep sessions and secrets readable."""
+    path = INSTANCE / name
+    if not path.exists():
+        INSTANCE.mkdir(parents=True, exist_ok=True)
+        path.write_text(os.urandom(32).hex())
+        path.chmod(0o600)
+    return path.read_text().strip()

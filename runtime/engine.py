@@ -1,0 +1,362 @@
+"""One QuickJS context serving one run, and the driver loop around it.
+
+The binding refuses calls from JS into Python while a time limit is set, so there
+are none: the prelude (sandbox/prelude.js) queues host requests as JSON, and this
+loop serves them between job rounds, outside any JS call, then resumes the script
+under a fresh time limit bounded by the run's wall-clock deadline.
+"""
+
+import functools
+import hashlib
+import json
+import re
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import quickjs
+
+from runtime.errors import ErrorKind, LogEntry, RunResult, ScriptError
+from runtime.host import HostCall, HostRegistry
+from runtime.limits import ResourceLimits
+
+HANDLERS = ("main", "handler", "onEvent", "transformEvent", "transformBatch")
+PRELUDE_FRAME = "__jsr$"
+SCRIPT_FILE = "script.js"
+_SYNTAX_GUARD = "throw 0;"  # prefixed when checking syntax: parses everything, runs nothing
+_FRAME = re.compile(r"^\s*at (?:(?P<fn>[^\s(]+) \()?(?P<file><input>|native)(?::(?P<line>\d+):(?P<col>\d+))?\)?")
+_DRIVER_METHODS = ("setup", "start", "poll", "deliver", "nextTimerAt", "fireTimers", "finish")
+_RESULT_OK_PREFIX = '{"ok":true,"value":'
+
+
+@functools.cache
+def prelude_source() -> str:
+    return (Path(__file__).parent / "sandbox" / "prelude.js").read_text()
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """Everything one run needs; `tenant_id` is what host handlers act for."""
+
+    source: str
+    tenant_id: str
+    handler: str = "main"
+    input: Any = None
+    context: dict[str, Any] = field(default_factory=dict)  # exposed as ctx.* (ids, trigger)
+    credentials: dict[str, Any] = field(default_factory=dict)  # getCredential(name)
+    metadata: list[Any] = field(default_factory=list)  # metadata(event) in transformation mode
+    limits: ResourceLimits = field(default_factory=ResourceLimits)
+
+
+@dataclass(frozen=True)
+class CompiledScript:
+    """A source checked once: what to evaluate, or the syntax error to report."""
+
+    source: str
+    error: ScriptError | None
+
+
+class CompilationCache:
+    """LRU of checked sources keyed by a hash of the text.
+
+    The binding exposes no bytecode, and a context serves one run, so what is worth
+    keeping is the parse check itself: a known source is not parsed twice before it
+    runs, and a broken one fails before any context is taken.
+    """
+
+    def __init__(self, capacity: int = 1000) -> None:
+        self.capacity = capacity
+        self.hits = 0
+        self.misses = 0
+        self._entries: OrderedDict[bytes, CompiledScript] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def compile(self, source: str) -> CompiledScript:
+        key = hashlib.blake2b(source.encode(), digest_size=16).digest()
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+                self.hits += 1
+                return entry
+            self.misses += 1
+        entry = CompiledScript(source, check_syntax(source))
+        with self._lock:
+            self._entries[key] = entry
+            while len(self._entries) > self.capacity:
+                self._entries.popitem(last=False)
+        return entry
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def source_size_error(source: str, limit: int) -> ScriptError | None:
+    size = len(source.encode())
+    if size <= limit:
+        return None
+    return ScriptError(ErrorKind.SOURCE_TOO_LARGE, "SourceTooLarge",
+                       f"the script is {size} bytes; the limit is {limit}")
+
+
+def check_syntax(source: str) -> ScriptError | None:
+    """Parse `source` without running any of it; the error carries line and column."""
+    context = quickjs.Context()
+    context.set_memory_limit(ResourceLimits.memory_bytes)
+    context.set_time_limit(1.0)
+    try:
+        context.eval(_SYNTAX_GUARD + source)
+    except quickjs.JSException as exc:
+        error = error_from_text(str(exc), ErrorKind.RUNTIME)
+        if error.type != "SyntaxError":
+            return None  # the guard threw: the whole source parsed
+        column = error.column
+        if error.line == 1 and column is not None:
+            column = max(1, column - len(_SYNTAX_GUARD))
+        return ScriptError(ErrorKind.SYNTAX, error.type, error.message, error.line, column, error.stack)
+    return None
+
+
+def error_from_text(text: str, kind: ErrorKind, stack: str | None = None) -> ScriptError:
+    """Build a ScriptError from QuickJS's 'Name: message\\n    at ...' text."""
+    head, _, rest = text.partition("\n")
+    name, sep, message = head.partition(": ")
+    if not sep:
+        name, message = "Error", head
+    frames = _user_frames(stack if stack is not None else rest)
+    line = column = None
+    for frame in frames:
+        match = _FRAME.match(frame)
+        if match and match.group("line"):
+            line, column = int(match.group("line")), int(match.group("col"))
+            break
+    return ScriptError(_refine_kind(kind, name, message), name, message, line, column,
+                       "\n".join(frames).replace("<input>", SCRIPT_FILE))
+
+
+def _user_frames(stack: str) -> list[str]:
+    """Stack lines without the prelude's own frames."""
+    frames = []
+    for raw in stack.splitlines():
+        match = _FRAME.match(raw)
+        if not match:
+            continue
+        if (match.group("fn") or "").startswith(PRELUDE_FRAME):
+            continue
+        frames.append(raw.strip())
+    while frames and frames[-1].endswith("(native)"):
+        frames.pop()  # the driver's own call of the handler
+    return frames
+
+
+def _refine_kind(kind: ErrorKind, name: str, message: str) -> ErrorKind:
+    if name == "InternalError" and "out of memory" in message:
+        return ErrorKind.MEMORY
+    if name == "InternalError" and message.startswith("interrupted"):
+        return ErrorKind.TIMEOUT
+    if "stack overflow" in message or "Maximum call stack size exceeded" in message:
+        return ErrorKind.STACK
+    if name == "HostError" and kind is ErrorKind.RUNTIME:
+        return ErrorKind.HOST_FAULT
+    return kind
+
+
+class _Abort(Exception):
+    def __init__(self, error: ScriptError):
+        super().__init__(str(error))
+        self.error = error
+
+
+class Engine:
+    """A fresh context with the prelude loaded. Serves exactly one run, on its own thread.
+
+    A used context cannot be reset (top-level bindings, prototype changes, queued jobs
+    survive), so after `run` the engine is spent and must be dropped.
+    """
+
+    def __init__(self, stack_bytes: int = ResourceLimits.stack_bytes) -> None:
+        self.thread_id = threading.get_ident()
+        self.created_at = time.monotonic()
+        self.spent = False
+        self._context = quickjs.Context()
+        self._context.set_max_stack_size(stack_bytes)
+        # The prelude evaluates to the driver; it is parked on a global only until each
+        # method is fetched, and removed before any user code exists.
+        self._context.eval(f"globalThis.__jsr$driver = {prelude_source()}")
+        methods = [self._context.eval(f"__jsr$driver.{name}") for name in _DRIVER_METHODS]
+        self._context.eval("delete globalThis.__jsr$driver")
+        (self._setup, self._start, self._poll, self._deliver, self._next_timer_at, self._fire_timers,
+         self._finish) = methods
+        self._deadline = 0.0
+
+    def run(self, request: RunRequest, compiled: CompiledScript, host: HostRegistry) -> RunResult:
+        if self.spent:
+            raise RuntimeError("an engine serves exactly one run")
+        if threading.get_ident() != self.thread_id:
+            raise RuntimeError("a QuickJS context must stay on the thread that created it")
+        self.spent = True
+        limits = request.limits
+        started = time.perf_counter()
+        self._deadline = time.monotonic() + limits.timeout_ms / 1000
+        result = RunResult()
+        if compiled.error is not None:
+            result.error = compiled.error
+            return result
+        try:
+            self._context.set_memory_limit(limits.memory_bytes)
+            self._context.set_max_stack_size(limits.stack_bytes)
+            self._prepare(request)
+            self._js(self._context.eval, compiled.source, during_eval=True)
+            self._js(self._start, request.handler, json.dumps(request.input))
+            self._drive(request, host, result)
+        except _Abort as abort:
+            result.error = abort.error
+        self._finish_run(limits, result)
+        result.duration_ms = (time.perf_counter() - started) * 1000
+        result.memory_bytes = self._memory_used()
+        return result
+
+    def _prepare(self, request: RunRequest) -> None:
+        context = dict(request.context)
+        context["tenantId"] = request.tenant_id
+        env = {
+            "maxLogEntries": request.limits.log_entries,
+            "maxLogBytes": request.limits.log_bytes,
+            "credentials": request.credentials,
+            "metadata": request.metadata,
+        }
+        self._js(self._setup, json.dumps(context), json.dumps(env))
+
+    def _js(self, function, *args, during_eval: bool = False):
+        """Call into JS under a time limit equal to what is left of the run's deadline."""
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise _Abort(self._timeout_error())
+        self._context.set_time_limit(remaining)
+        try:
+            return function(*args)
+        except quickjs.StackOverflow as exc:
+            raise _Abort(error_from_text(str(exc), ErrorKind.STACK)) from None
+        except quickjs.JSException as exc:
+            text = str(exc)
+            if not text.strip() or text.startswith("null"):
+                # A context that hit its memory limit can fail without an error object.
+                raise _Abort(ScriptError(ErrorKind.MEMORY, "InternalError", "out of memory")) from None
+            error = error_from_text(text, ErrorKind.RUNTIME)
+            if error.kind is ErrorKind.TIMEOUT:
+                raise _Abort(self._timeout_error()) from None
+            if during_eval and error.type == "SyntaxError":
+                error = ScriptError(ErrorKind.SYNTAX, error.type, error.message, error.line,
+                                    error.column, error.stack)
+            raise _Abort(error) from None
+
+    def _timeout_error(self) -> ScriptError:
+        return ScriptError(ErrorKind.TIMEOUT, "TimeoutError", "the script exceeded its time limit")
+
+    def _drive(self, request: RunRequest, host: HostRegistry, result: RunResult) -> None:
+        """Run jobs, serve host requests and fire timers until the handler settles."""
+        limits = request.limits
+        jobs = 0
+        host_time = 0.0
+        while True:
+            while self._js(self._context.execute_pending_job):
+                jobs += 1
+                if jobs >= limits.max_jobs:
+                    raise _Abort(ScriptError(ErrorKind.TIMEOUT, "JobLimitExceeded",
+                                             f"more than {limits.max_jobs} promise jobs in one run"))
+            polled = self._js(self._poll)
+            state, batch = polled[0], polled[1:]
+            if batch:
+                served = time.perf_counter()
+                responses = self._serve(request, host, json.loads(f"[{batch}]"), result)
+                host_time += time.perf_counter() - served
+                result.host_time_ms = host_time * 1000
+                self._js(self._deliver, responses)
+                continue
+            if state != "0":
+                return
+            timer_at = self._js(self._next_timer_at)
+            if timer_at < 0:
+                raise _Abort(ScriptError(ErrorKind.RUNTIME, "UnsettledPromise",
+                                         "the handler awaited a promise that can never settle"))
+            wait = timer_at / 1000 - time.time()
+            if time.monotonic() + wait >= self._deadline:
+                time.sleep(max(0.0, self._deadline - time.monotonic()))
+                raise _Abort(self._timeout_error())
+            if wait > 0:
+                time.sleep(wait)
+            self._js(self._fire_timers, time.time() * 1000)
+
+    def _serve(self, request: RunRequest, host: HostRegistry, calls: list[dict], result: RunResult) -> str:
+        responses = []
+        for call in calls:
+            if result.host_calls >= request.limits.host_calls:
+                raise _Abort(ScriptError(ErrorKind.HOST_CALL_LIMIT, "HostCallLimitExceeded",
+                                         f"more than {request.limits.host_calls} host API calls in one run"))
+            result.host_calls += 1
+            answer = host.dispatch(HostCall(
+                tenant_id=request.tenant_id,
+                api=str(call.get("api")),
+                method=str(call.get("method")),
+                args=call.get("args") or [],
+                deadline=self._deadline,
+                run=request.context,
+            ))
+            if time.monotonic() >= self._deadline:
+                raise _Abort(self._timeout_error())
+            answer["id"] = call.get("id")
+            try:
+                responses.append(json.dumps(answer))
+            except (TypeError, ValueError):
+                responses.append(json.dumps({"id": call.get("id"), "ok": False, "error": {
+                    "name": "HostError", "message": "host call returned a value that is not JSON"}}))
+        return "[" + ",".join(responses) + "]"
+
+    def _finish_run(self, limits: ResourceLimits, result: RunResult) -> None:
+        """Read outcome and console in one crossing; caps are enforced again here."""
+        try:
+            self._context.set_time_limit(-1)
+            outcome, logs_json, dropped = self._finish().split("\n", 2)
+        except quickjs.JSException:
+            result.error = result.error or ScriptError(ErrorKind.MEMORY, "InternalError", "out of memory")
+            result.logs = [LogEntry("error", time.time() * 1000, "the logs could not be read after the run")]
+            return
+        result.logs = _capped_logs(json.loads(logs_json), int(dropped), limits)
+        if result.error is not None:
+            return
+        if not outcome.startswith(_RESULT_OK_PREFIX):
+            failure = json.loads(outcome)["error"]
+            header = f"{failure['name']}: {failure['message']}"
+            result.error = error_from_text(header, ErrorKind.RUNTIME, stack=failure["stack"])
+            return
+        value = outcome[len(_RESULT_OK_PREFIX):-1]
+        size = len(value) if value.isascii() else len(value.encode())
+        if size > limits.output_bytes:
+            result.error = ScriptError(ErrorKind.OUTPUT_TOO_LARGE, "OutputTooLarge",
+                                       f"the output is {size} bytes; the limit is {limits.output_bytes}")
+            return
+        result.output = json.loads(value)
+
+    def _memory_used(self) -> int:
+        try:
+            return int(self._context.memory()["memory_used_size"])
+        except Exception:
+            return 0
+
+
+def _capped_logs(raw: list[dict], dropped: int, limits: ResourceLimits) -> list[LogEntry]:
+    entries: list[LogEntry] = []
+    size = 0
+    for item in raw:
+        message = str(item.get("message", ""))
+        if len(entries) >= limits.log_entries or size + len(message) > limits.log_bytes:
+            dropped += 1
+            continue
+        size += len(message)
+        entries.append(LogEntry(str(item.get("level", "info")), float(item.get("time", 0)), message))
+    if dropped:
+        entries.append(LogEntry("warn", time.time() * 1000, f"{dropped} log entries dropped (log limit)"))
+    return entries

@@ -1,0 +1,87 @@
+"""The error taxonomy and the structured result of every run."""
+
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class ErrorKind(str, Enum):
+    SYNTAX = "syntax"
+    RUNTIME = "runtime"
+    TIMEOUT = "timeout"
+    MEMORY = "memory"
+    STACK = "stack_overflow"
+    OUTPUT_TOO_LARGE = "output_too_large"
+    HOST_CALL_LIMIT = "host_call_limit"
+    HOST_FAULT = "host_fault"
+    SOURCE_TOO_LARGE = "source_too_large"
+    BUSY = "busy"
+    INTERNAL = "internal"
+
+
+@dataclass(frozen=True)
+class ScriptError:
+    kind: ErrorKind
+    type: str
+    message: str
+    line: int | None = None
+    column: int | None = None
+    stack: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["kind"] = self.kind.value
+        return data
+
+    def __str__(self) -> str:
+        where = f" at {self.line}:{self.column}" if self.line is not None else ""
+        return f"{self.type}: {self.message}{where}"
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    level: str
+    time: float  # epoch milliseconds
+    message: str
+
+
+@dataclass
+class RunResult:
+    output: Any = None
+    logs: list[LogEntry] = field(default_factory=list)
+    error: ScriptError | None = None
+    duration_ms: float = 0.0
+    memory_bytes: int = 0
+    host_calls: int = 0
+    host_time_ms: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def status(self) -> str:
+        """The execution status this result maps to."""
+        if self.error is None:
+            return "completed"
+        return "timeout" if self.error.kind is ErrorKind.TIMEOUT else "failed"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "output": self.output,
+            "logs": [asdict(entry) for entry in self.logs],
+            "error": self.error.to_dict() if self.error else None,
+            "duration_ms": round(self.duration_ms, 3),
+            "memory_bytes": self.memory_bytes,
+            "host_calls": self.host_calls,
+            "host_time_ms": round(self.host_time_ms, 3),
+        }
+
+
+class RuntimeBusy(Exception):
+    """No run slot became free in time (global or per-tenant quota)."""
+
+
+class RuntimeClosed(Exception):
+    """The pool is draining for shutdown and accepts no new runs."""

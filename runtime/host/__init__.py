@@ -1,0 +1,78 @@
+"""Registry of host APIs served by the driver loop between job rounds.
+
+Scripts never call into Python: `ctx.db.insert(...)` queues a JSON request, and the
+engine's loop hands it here as a HostCall whose `tenant_id` comes from the run
+request on the Python side, never from the script.  Handlers are plain callables
+that the portal registers (http, db, cache, events, secrets); they return JSON-safe
+values or raise HostError with a message that is safe to show to the script.
+"""
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class HostCall:
+    tenant_id: str
+    api: str
+    method: str
+    args: list[Any]
+    deadline: float  # time.monotonic() by which the run must end
+    run: dict[str, Any] = field(default_factory=dict)  # script/execution/user ids of the run
+
+    @property
+    def remaining(self) -> float:
+        return max(0.0, self.deadline - time.monotonic())
+
+
+class HostError(Exception):
+    """A failure the script may see and catch: the message must not leak host details."""
+
+    def __init__(self, message: str, name: str = "HostError", status: int | None = None):
+        super().__init__(message)
+        self.name = name
+        self.status = status
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"name": self.name, "message": str(self)}
+        if self.status is not None:
+            data["status"] = self.status
+        return data
+
+
+HostHandler = Callable[[HostCall], Any]
+
+
+class HostRegistry:
+    """Maps an API name (`db`, `http`, ...) to its handler."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, HostHandler] = {}
+
+    def register(self, api: str, handler: HostHandler) -> None:
+        self._handlers[api] = handler
+
+    def names(self) -> list[str]:
+        return sorted(self._handlers)
+
+    def dispatch(self, call: HostCall) -> dict[str, Any]:
+        """Serve one call; the answer is `{ok, value}` or `{ok: false, error}`, never a traceback."""
+        handler = self._handlers.get(call.api)
+        try:
+            if handler is None:
+                raise HostError(f"ctx.{call.api} is not available in this runtime")
+            return {"ok": True, "value": handler(call)}
+        except HostError as exc:
+            return {"ok": False, "error": exc.to_dict()}
+        except Exception:
+            incident = uuid.uuid4().hex[:12]
+            log.exception("host call %s.%s failed for tenant %s (incident %s)",
+                          call.api, call.method, call.tenant_id, incident)
+            return {"ok": False, "error": {"name": "HostError",
+                                           "message": f"host call failed (incident {incident})"}}

@@ -1,0 +1,22 @@
+"""Per-execution resource limits (ARCHITECTURE.md §3 defaults)."""
+
+from dataclasses import dataclass, replace
+
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ResourceLimits:
+    timeout_ms: int = 30_000          # wall clock, host calls included
+    memory_bytes: int = 64 * MB       # the whole context, prelude included
+    stack_bytes: int = 1 * MB         # well below a thread's real stack (8 MB on glibc)
+    host_calls: int = 100
+    output_bytes: int = 1 * MB
+    log_entries: int = 1000
+    log_bytes: int = 256 * 1024
+    source_bytes: int = 100 * 1024
+    max_jobs: int = 1_000_000         # promise jobs per run: a `.then` flood must end
+
+    def with_overrides(self, **overrides: int) -> "ResourceLimits":
+        """Per-script overrides, ignoring unset (None) values."""
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,233 @@
+// The prelude runs in every fresh context before any user code. It locks the sandbox
+// down, installs the SDK globals and evaluates to the driver object that only the
+// Python side holds: user code can never reach it. Built-ins used here are captured
+// first, so a script that later replaces JSON.stringify, Array.prototype.push or
+// Promise cannot forge its result, its logs or its host requests.
+//
+// QuickJS compiles ~30 bytes of code per microsecond and every fresh context parses
+// this file, so it is kept small: per-run cost is measured in bench/runtime_bench.py.
+// Every function is named with the __jsr$ prefix so that the Python side can drop
+// prelude frames from the stack traces users see.
+(function __jsr$prelude(G) {
+  'use strict';
+  const O = Object, define = O.defineProperty, freeze = O.freeze, protoOf = O.getPrototypeOf, assign = O.assign;
+  const isFrozen = O.isFrozen, apply = Reflect.apply, keysOf = Reflect.ownKeys, stringify = JSON.stringify, parse = JSON.parse;
+  const toStr = String, now = Date.now, isError = Error.isError, slice = String.prototype.slice;
+  const P = Promise, then = P.prototype.then, resolved = P.resolve, rejected = P.reject;
+  const MapCtor = Map, mapGet = Map.prototype.get, mapSet = Map.prototype.set;
+  const ErrorCtor = Error, TypeErrorCtor = TypeError, ReferenceErrorCtor = ReferenceError;
+
+  // 1. No code generation, no stack hooks, no weak-ref callbacks.
+  function __jsr$lock(obj, name, value) {
+    define(obj, name, { value, writable: false, enumerable: false, configurable: false });
+  }
+  function __jsr$noCodegen() { throw new TypeErrorCtor('code generation from strings is disabled'); }
+  const fnProto = protoOf(__jsr$lock);
+  const protos = [fnProto, protoOf(async function __jsr$a() {}), protoOf(function* __jsr$g() {}),
+    protoOf(async function* __jsr$ag() {})];
+  for (let i = 0; i < 4; i++) __jsr$lock(protos[i], 'constructor', __jsr$noCodegen);
+  __jsr$lock(__jsr$noCodegen, 'prototype', fnProto); // `x instanceof Function` still works
+  __jsr$lock(G, 'Function', __jsr$noCodegen);
+  __jsr$lock(G, 'eval', __jsr$noCodegen);
+  __jsr$lock(ErrorCtor, 'prepareStackTrace', undefined);
+  delete ErrorCtor.captureStackTrace;
+  delete G.WeakRef;
+  delete G.FinalizationRegistry;
+
+  // 2. Console: entries are JSON texts in a null-prototype store, read after the run.
+  const logs = { __proto__: null };
+  let logCount = 0, logBytes = 0, dropped = 0, maxEntries = 0, maxBytes = 0;
+  function __jsr$format(v) {
+    if (typeof v === 'string') return v;
+    if (typeof v !== 'object' || v === null) return typeof v === 'function' ? '[Function]' : toStr(v);
+    try {
+      if (isError(v)) return toStr(v.name) + ': ' + toStr(v.message);
+      const text = stringify(v);
+      return text === undefined ? toStr(v) : text;
+    } catch (e) { return '[unprintable]'; }
+  }
+  function __jsr$log(level, args) {
+    let m = '';
+    for (let i = 0; i < args.length; i++) m = i ? m + ' ' + __jsr$format(args[i]) : __jsr$format(args[i]);
+    if (m.length > 8192) m = apply(slice, m, [0, 8192]) + '…';
+    if (logCount >= maxEntries || logBytes + m.length > maxBytes) { dropped++; return; }
+    logs[logCount++] = stringify({ __proto__: null, level, time: now(), message: m });
+    logBytes += m.length;
+  }
+  const consoleObject = { __proto__: null };
+  for (const level of ['log', 'info', 'debug', 'warn', 'error']) {
+    consoleObject[level] = freeze(function __jsr$console(...args) { __jsr$log(level === 'log' ? 'info' : level, args); });
+  }
+  __jsr$lock(G, 'console', freeze(consoleObject));
+  __jsr$lock(G, 'log', consoleObject.log); // RudderStack transformations call log()
+
+  // 3. Host requests: queued as JSON, served by Python between job rounds.
+  const waiting = { __proto__: null };
+  let inFlight = 0, outbox = '', nextId = 1;
+  function __jsr$hostCall(api, method, args) {
+    let payload;
+    try {
+      payload = stringify({ __proto__: null, id: nextId, api, method, args });
+    } catch (e) {
+      return apply(rejected, P, [new TypeErrorCtor(api + '.' + method + ': arguments must be JSON')]);
+    }
+    const id = nextId++;
+    return new P(function __jsr$enqueue(resolve, reject) {
+      waiting[id] = { __proto__: null, resolve, reject };
+      inFlight++;
+      outbox = outbox === '' ? payload : outbox + ',' + payload;
+    });
+  }
+  function __jsr$api(api, methods) {
+    const out = { __proto__: null };
+    for (const method of methods) {
+      out[method] = freeze(function __jsr$sdk(...args) { return __jsr$hostCall(api, method, args); });
+    }
+    return freeze(out);
+  }
+  const apis = {
+    http: __jsr$api('http', ['get', 'post', 'put', 'patch', 'delete', 'request']),
+    db: __jsr$api('db', ['query', 'findById', 'insert', 'update', 'delete']),
+    cache: __jsr$api('cache', ['get', 'set', 'delete']),
+    events: __jsr$api('events', ['publish']),
+    secrets: __jsr$api('secrets', ['get']),
+    logger: consoleObject,
+  };
+  // fetchV2 rejects on failure; fetch resolves to the parsed body or 'ERROR' (RudderStack).
+  function __jsr$fetchV2(url, options) { return apis.http.request(url, options === undefined ? null : options); }
+  __jsr$lock(G, 'fetchV2', __jsr$fetchV2);
+  __jsr$lock(G, 'fetch', function __jsr$fetch(url, options) {
+    return apply(then, __jsr$fetchV2(url, options), [
+      function __jsr$ok(r) { return r.status >= 400 ? 'ERROR' : r.body; },
+      function __jsr$failed() { return 'ERROR'; }]);
+  });
+
+  // 4. Timers: fired by the driver, never past the run's deadline.
+  const timers = { __proto__: null };
+  let nextTimer = 1;
+  __jsr$lock(G, 'setTimeout', function __jsr$setTimeout(callback, delay, ...args) {
+    if (typeof callback !== 'function') throw new TypeErrorCtor('setTimeout: callback must be a function');
+    timers[nextTimer] = { __proto__: null, at: now() + (+delay > 0 ? +delay : 0), callback, args };
+    return nextTimer++;
+  });
+  __jsr$lock(G, 'clearTimeout', function __jsr$clearTimeout(id) { delete timers[id]; });
+
+  // 5. Injected synchronous data: credentials and transformation metadata.
+  let credentials = { __proto__: null }, metadataList = [], metadataByEvent = null;
+  __jsr$lock(G, 'getCredential', function __jsr$getCredential(name) { return credentials[toStr(name)]; });
+  function __jsr$metadata(event) {
+    const found = metadataByEvent === null ? undefined : apply(mapGet, metadataByEvent, [event]);
+    return found !== undefined ? found : metadataList.length ? metadataList[0] : {};
+  }
+  __jsr$lock(G, 'metadata', __jsr$metadata);
+  function __jsr$deepFreeze(v) {
+    if (v !== null && typeof v === 'object' && !isFrozen(v)) {
+      freeze(v);
+      const keys = keysOf(v);
+      for (let i = 0; i < keys.length; i++) __jsr$deepFreeze(v[keys[i]]);
+    }
+    return v;
+  }
+
+  // 6. The driver: the only thing Python talks to.
+  let ctx = null, settled = false, resultJson = 'null', failure = null;
+  function __jsr$describe(e) {
+    // QuickJS throws null when it cannot even allocate the error object (out of memory).
+    if (e === null) return { __proto__: null, name: 'InternalError', message: 'out of memory', stack: '' };
+    try {
+      if (e !== null && typeof e === 'object' && isError(e)) {
+        return { __proto__: null, name: toStr(e.name), message: toStr(e.message), stack: toStr(e.stack) };
+      }
+      return { __proto__: null, name: 'Uncaught', message: __jsr$format(e), stack: '' };
+    } catch (err) {
+      return { __proto__: null, name: 'Error', message: '[error could not be described]', stack: '' };
+    }
+  }
+  function __jsr$fulfilled(value) {
+    if (settled) return;
+    settled = true;
+    try {
+      const text = stringify(value);
+      if (text !== undefined) resultJson = text;
+    } catch (e) { failure = __jsr$describe(e); }
+  }
+  function __jsr$rejected(e) {
+    if (!settled) { settled = true; failure = __jsr$describe(e); }
+  }
+  return {
+    setup: function __jsr$setup(contextJson, envJson) {
+      const env = parse(envJson);
+      maxEntries = env.maxLogEntries;
+      maxBytes = env.maxLogBytes;
+      credentials = __jsr$deepFreeze(env.credentials);
+      metadataList = env.metadata;
+      ctx = parse(contextJson);
+      __jsr$deepFreeze(ctx);
+      ctx = freeze(assign({}, ctx, apis));
+    },
+    start: function __jsr$start(handlerName, inputJson) {
+      const handler = G[handlerName];
+      if (typeof handler !== 'function') {
+        return __jsr$rejected(new ReferenceErrorCtor('the script does not define a function named ' + handlerName));
+      }
+      const input = parse(inputJson);
+      const transform = handlerName === 'transformEvent' || handlerName === 'transformBatch';
+      if (handlerName === 'transformBatch' && metadataList.length && input !== null) {
+        metadataByEvent = new MapCtor();
+        for (let i = 0; i < input.length; i++) apply(mapSet, metadataByEvent, [input[i], metadataList[i]]);
+      }
+      let r;
+      try {
+        r = apply(handler, undefined, [input, transform ? __jsr$metadata : ctx]);
+        if (r === null || typeof r !== 'object' || typeof r.then !== 'function') return __jsr$fulfilled(r);
+      } catch (e) {
+        return __jsr$rejected(e);
+      }
+      apply(then, apply(resolved, P, [r]), [__jsr$fulfilled, __jsr$rejected]);
+    },
+    // '0' running, '1' settled and idle, '2' settled with host calls in flight; then the queued requests.
+    poll: function __jsr$poll() {
+      const batch = outbox;
+      outbox = '';
+      return (settled ? (inFlight > 0 ? '2' : '1') : '0') + batch;
+    },
+    deliver: function __jsr$deliver(responsesJson) {
+      const responses = parse(responsesJson);
+      for (let i = 0; i < responses.length; i++) {
+        const r = responses[i], entry = waiting[r.id];
+        if (entry === undefined) continue;
+        delete waiting[r.id];
+        inFlight--;
+        if (r.ok) { entry.resolve(r.value); continue; }
+        const err = new ErrorCtor(toStr(r.error.message));
+        err.name = toStr(r.error.name);
+        if (r.error.status !== undefined) err.status = r.error.status;
+        entry.reject(err);
+      }
+    },
+    nextTimerAt: function __jsr$nextTimerAt() {
+      let at = -1;
+      for (const id in timers) if (at < 0 || timers[id].at < at) at = timers[id].at;
+      return at;
+    },
+    fireTimers: function __jsr$fireTimers(time) {
+      for (const id in timers) {
+        const t = timers[id];
+        if (t.at > time) continue;
+        delete timers[id];
+        try { apply(t.callback, undefined, t.args); } catch (e) {
+          const d = __jsr$describe(e);
+          __jsr$log('error', ['Uncaught exception in timer callback: ' + d.name + ': ' + d.message]);
+        }
+      }
+    },
+    // Lines: outcome JSON ({"ok":true,"value":...} or the error), log entries, dropped count.
+    // JSON text never holds a raw newline, so '\n' separates the parts safely.
+    finish: function __jsr$finish() {
+      let out = failure === null ? '{"ok":true,"value":' + resultJson + '}' : stringify({ __proto__: null, ok: false, error: failure });
+      out += '\n[';
+      for (let i = 0; i < logCount; i++) out = i ? out + ',' + logs[i] : out + logs[i];
+      return out + ']\n' + dropped;
+    },
+  };
+})(globalThis)

@@ -1,9 +1,11 @@
 """The portal: a Flask app built by create_app(); nothing happens at import."""
 
-from flask import Flask, request
+from flask import Flask, request, session
 
+from portal.cli import jsr
 from portal.config import INSTANCE, ROOT, Config
 from portal.extensions import babel, csrf, db, login, migrate
+from portal.services import runtime as runtime_service
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -25,6 +27,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     babel.init_app(app, locale_selector=_select_locale,
                    default_translation_directories=str(ROOT / "translations"))
 
+    runtime_service.init_app(app)
+    app.cli.add_command(jsr)
+
     @app.get("/healthz")
     def healthz():
         return {"status": "ok"}
@@ -34,8 +39,6 @@ def create_app(overrides: dict | None = None) -> Flask:
 
 def _select_locale() -> str:
     """Explicit ?lang= wins, then the user's choice in the session, then Accept-Language."""
-    from flask import session
-
     supported = ["en", "ru", "uz"]
     lang = request.args.get("lang") or session.get("lang")
     if lang in supported:

@@ -321,7 +321,8 @@ class Engine:
             self._context.set_time_limit(-1)
             outcome, logs_json, dropped = self._finish().split("\n", 2)
         except quickjs.JSException:
-            result.error = result.error or ScriptError(ErrorKind.MEMORY, "InternalError", "out of memory")
+            result.error = result.error or ScriptError(ErrorKind.INTERNAL, "InternalError",
+                                                       "the outcome of the run could not be read")
             result.logs = [LogEntry("error", time.time() * 1000, "the logs could not be read after the run")]
             return
         result.logs = _capped_logs(json.loads(logs_json), int(dropped), limits)

@@ -1,11 +1,11 @@
 """The error taxonomy and the structured result of every run."""
 
 from dataclasses import asdict, dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
-class ErrorKind(str, Enum):
+class ErrorKind(StrEnum):
     SYNTAX = "syntax"
     RUNTIME = "runtime"
     TIMEOUT = "timeout"

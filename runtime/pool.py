@@ -40,6 +40,7 @@ class _PreparedSlot:
     def __init__(self, pool: "RuntimePool") -> None:
         self.pool = pool
         self.engine: Engine | None = None
+        self.spent: Engine | None = None  # freed by the next prepare(), off the request's path
 
     def take(self) -> Engine | None:
         engine, self.engine = self.engine, None
@@ -87,6 +88,7 @@ class RuntimePool:
     def prepare(self) -> None:
         """Have a fresh engine ready on this thread; call when the thread is idle."""
         slot = self._slot()
+        slot.spent = None
         if slot.engine is not None and time.monotonic() - slot.engine.created_at > self.idle_ttl:
             slot.take()
             self._count(discarded=1)
@@ -95,8 +97,10 @@ class RuntimePool:
             self._count(ready=1, created=1)
 
     def release_idle(self) -> None:
-        """Drop this thread's prepared engine (e.g. a worker going idle for long)."""
-        if self._slot().take() is not None:
+        """Drop this thread's prepared and spent engines (e.g. a worker going idle for long)."""
+        slot = self._slot()
+        slot.spent = None
+        if slot.take() is not None:
             self._count(discarded=1)
 
     # -- runs ------------------------------------------------------------------------
@@ -105,8 +109,9 @@ class RuntimePool:
         """A fresh engine for one run of `tenant_id`, within the global and tenant quotas."""
         limit = tenant_limit or self.tenant_concurrency
         self._enter(tenant_id, limit)
+        slot = self._slot()
         try:
-            engine = self._slot().take()
+            engine = slot.take()
             if engine is not None and time.monotonic() - engine.created_at <= self.idle_ttl:
                 self._count(hits=1)
             else:
@@ -117,7 +122,7 @@ class RuntimePool:
             try:
                 yield engine
             finally:
-                self._count(discarded=1)  # a used context cannot be reset
+                slot.spent = engine  # a used context cannot be reset: it is only ever freed
         finally:
             self._leave(tenant_id)
 
@@ -164,6 +169,7 @@ class RuntimePool:
     def _leave(self, tenant_id: str) -> None:
         with self._cond:
             self._metrics.in_use -= 1
+            self._metrics.discarded += 1
             self._by_tenant[tenant_id] -= 1
             if self._by_tenant[tenant_id] <= 0:
                 del self._by_tenant[tenant_id]

@@ -51,7 +51,9 @@
     for (let i = 0; i < args.length; i++) m = i ? m + ' ' + __jsr$format(args[i]) : __jsr$format(args[i]);
     if (m.length > 8192) m = apply(slice, m, [0, 8192]) + '…';
     if (logCount >= maxEntries || logBytes + m.length > maxBytes) { dropped++; return; }
-    logs[logCount++] = stringify({ __proto__: null, level, time: now(), message: m });
+    // Only primitives go through stringify: on objects QuickJS's own JSON.stringify
+    // stores into arrays, where an Array.prototype index setter would run.
+    logs[logCount++] = '{"level":"' + level + '","time":' + now() + ',"message":' + stringify(m) + '}';
     logBytes += m.length;
   }
   const consoleObject = { __proto__: null };
@@ -129,7 +131,9 @@
     return v;
   }
 
-  // 6. The driver: the only thing Python talks to.
+  // 6. The driver: the only thing Python talks to. Strings built by concatenation are
+  // ropes, which the binding cannot convert: slice() returns them flat.
+  function flat(s) { return apply(slice, s, [0]); }
   let ctx = null, settled = false, resultJson = 'null', failure = null;
   function __jsr$describe(e) {
     // QuickJS throws null when it cannot even allocate the error object (out of memory).
@@ -189,7 +193,7 @@
     poll: function __jsr$poll() {
       const batch = outbox;
       outbox = '';
-      return (settled ? (inFlight > 0 ? '2' : '1') : '0') + batch;
+      return flat((settled ? (inFlight > 0 ? '2' : '1') : '0') + batch);
     },
     deliver: function __jsr$deliver(responsesJson) {
       const responses = parse(responsesJson);
@@ -224,10 +228,12 @@
     // Lines: outcome JSON ({"ok":true,"value":...} or the error), log entries, dropped count.
     // JSON text never holds a raw newline, so '\n' separates the parts safely.
     finish: function __jsr$finish() {
-      let out = failure === null ? '{"ok":true,"value":' + resultJson + '}' : stringify({ __proto__: null, ok: false, error: failure });
+      let out = failure === null ? '{"ok":true,"value":' + resultJson + '}'
+        : '{"ok":false,"error":{"name":' + stringify(failure.name) + ',"message":' + stringify(failure.message)
+          + ',"stack":' + stringify(failure.stack) + '}}';
       out += '\n[';
       for (let i = 0; i < logCount; i++) out = i ? out + ',' + logs[i] : out + logs[i];
-      return out + ']\n' + dropped;
+      return flat(out + ']\n' + dropped);
     },
   };
 })(globalThis)

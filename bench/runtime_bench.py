@@ -1,0 +1,158 @@
+"""Runtime benchmark: `make bench` (or `.venv/bin/python -m bench.runtime_bench`).
+
+Measures the full path of a run through RuntimePool and compares it, in the same
+process run, with V8 through mini-racer. Prints figures, ratios and the issue's
+targets; it asserts nothing (timing belongs here, never in tests).
+"""
+
+import argparse
+import json
+import statistics
+import time
+
+from runtime import RunRequest, RuntimePool
+
+TRIVIAL = "async function main(input, ctx) { console.log('hello', input.n); return {ok: true, n: input.n + 1} }"
+BATCH = """
+function transformBatch(events, metadata) {
+  return events.map(function (e) {
+    e.properties.total = e.properties.price * e.properties.quantity;
+    e.context.library = {name: 'jsr', version: '1'};
+    if (e.event === 'Order Completed') e.properties.vip = e.properties.total > 100;
+    return e;
+  });
+}
+"""
+RACER_TRIVIAL = ("var logs = []; function main(input) {"
+                 " logs.push('hello ' + input.n); return {ok: true, n: input.n + 1} }")
+FIB = "function main(n) { function fib(k) { return k < 2 ? k : fib(k - 1) + fib(k - 2) } return fib(n) }"
+
+
+def _event(i: int) -> dict:
+    return {
+        "type": "track", "event": "Order Completed" if i % 2 else "Product Viewed",
+        "userId": f"user-{i}", "messageId": f"msg-{i:06d}", "timestamp": "2026-11-23T10:00:00Z",
+        "properties": {"price": 12.5 + i % 10, "quantity": 1 + i % 3, "sku": f"SKU-{i % 50}"},
+        "context": {"ip": "203.0.113.9", "locale": "en-US"},
+    }
+
+
+def _percentiles(samples_us: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples_us)
+    return statistics.median(ordered), ordered[int(len(ordered) * 0.99) - 1]
+
+
+def bench_pool_trivial(runs: int, prepared: bool) -> tuple[float, float]:
+    pool = RuntimePool()
+    request = RunRequest(source=TRIVIAL, tenant_id="bench", input={"n": 1})
+    pool.run(request)  # warm the compilation cache
+    samples = []
+    for _ in range(runs):
+        if prepared:
+            pool.prepare()  # what an idle worker thread does between runs
+        started = time.perf_counter()
+        result = pool.run(request)
+        samples.append((time.perf_counter() - started) * 1e6)
+        assert result.ok and result.output == {"ok": True, "n": 2}, result.error
+    return _percentiles(samples)
+
+
+def bench_batch(events: int, rounds: int) -> float:
+    pool = RuntimePool()
+    batch = [_event(i) for i in range(events)]
+    request = RunRequest(source=BATCH, tenant_id="bench", handler="transformBatch", input=batch)
+    best = float("inf")
+    for _ in range(rounds):
+        pool.prepare()
+        started = time.perf_counter()
+        result = pool.run(request)
+        best = min(best, time.perf_counter() - started)
+        assert result.ok and len(result.output) == events, result.error
+    return events / best
+
+
+def bench_fib(rounds: int) -> float:
+    pool = RuntimePool()
+    request = RunRequest(source=FIB, tenant_id="bench", input=30)
+    samples = []
+    for _ in range(rounds):
+        result = pool.run(request)
+        assert result.output == 832040, result.error
+        samples.append(result.duration_ms)
+    return statistics.median(samples)
+
+
+def bench_mini_racer(runs: int, events: int, rounds: int) -> dict[str, float] | None:
+    try:
+        from py_mini_racer import MiniRacer
+    except ImportError:
+        return None
+    fresh, warm = [], []
+    warm_ctx = MiniRacer()
+    warm_ctx.eval(RACER_TRIVIAL)
+    for _ in range(runs):
+        started = time.perf_counter()
+        ctx = MiniRacer()
+        ctx.eval(RACER_TRIVIAL)
+        out = json.loads(ctx.eval("JSON.stringify([main(JSON.parse('{\"n\":1}')), logs])"))
+        fresh.append((time.perf_counter() - started) * 1e6)
+        assert out[0] == {"ok": True, "n": 2}
+        started = time.perf_counter()
+        out = json.loads(warm_ctx.eval("JSON.stringify(main(JSON.parse('{\"n\":1}')))"))
+        warm.append((time.perf_counter() - started) * 1e6)
+    batch_ctx = MiniRacer()
+    batch_ctx.eval(BATCH)
+    payload = json.dumps([_event(i) for i in range(events)])
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.perf_counter()
+        out = json.loads(batch_ctx.eval(f"JSON.stringify(transformBatch(JSON.parse({json.dumps(payload)}), null))"))
+        best = min(best, time.perf_counter() - started)
+        assert len(out) == events
+    return {"fresh_p50": statistics.median(fresh), "warm_p50": statistics.median(warm), "batch_eps": events / best}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=3000)
+    parser.add_argument("--events", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=20)
+    args = parser.parse_args()
+
+    prepared = bench_pool_trivial(args.runs, prepared=True)
+    cold = bench_pool_trivial(args.runs, prepared=False)
+    batch_eps = bench_batch(args.events, args.rounds)
+    fib_ms = bench_fib(5)
+    racer = bench_mini_racer(min(args.runs, 500), args.events, args.rounds)
+
+    rows = [
+        ("trivial run, prepared context  p50", f"{prepared[0]:8.1f} µs", "≤ 100 µs"),
+        ("trivial run, prepared context  p99", f"{prepared[1]:8.1f} µs", "≤ 1000 µs"),
+        ("trivial run, context on request p50", f"{cold[0]:8.1f} µs", "≤ 300 µs"),
+        ("trivial run, context on request p99", f"{cold[1]:8.1f} µs", ""),
+        (f"transformBatch of {args.events} events", f"{batch_eps:8.0f} ev/s", "≥ 85000 ev/s"),
+        ("recursive fib(30)", f"{fib_ms:8.1f} ms", "≤ 70 ms"),
+    ]
+    if racer:
+        rows += [
+            ("mini-racer: fresh context + run p50", f"{racer['fresh_p50']:8.1f} µs", ""),
+            ("mini-racer: warm call (no isolation) p50", f"{racer['warm_p50']:8.1f} µs", ""),
+            (f"mini-racer: transformBatch {args.events}", f"{racer['batch_eps']:8.0f} ev/s", ""),
+        ]
+    width = max(len(r[0]) for r in rows)
+    print(f"{'measure':<{width}}  {'value':>14}  target")
+    for name, value, target in rows:
+        print(f"{name:<{width}}  {value:>14}  {target}")
+    if racer:
+        print()
+        print(f"ratio: mini-racer fresh context / our prepared run  = {racer['fresh_p50'] / prepared[0]:6.1f}x "
+              "(target ≥ 5x)")
+        print(f"ratio: mini-racer fresh context / our on-request run = {racer['fresh_p50'] / cold[0]:6.1f}x")
+        print(f"ratio: mini-racer warm call / our prepared run       = {racer['warm_p50'] / prepared[0]:6.1f}x")
+        print(f"ratio: our batch / mini-racer batch                  = {batch_eps / racer['batch_eps']:6.2f}x")
+    else:
+        print("\nmini-racer is not installed: `pip install -r requirements-bench.txt` for the V8 baseline")
+
+
+if __name__ == "__main__":
+    main()

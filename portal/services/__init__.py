@@ -1,0 +1,1 @@
+"""Domain logic: the only layer that decides anything. Views, hooks, CLI and tasks call it."""

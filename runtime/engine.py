@@ -210,7 +210,12 @@ class Engine:
             self._context.set_max_stack_size(limits.stack_bytes)
             self._prepare(request)
             self._js(self._context.eval, compiled.source, during_eval=True)
-            self._js(self._start, request.handler, json.dumps(request.input))
+            if request.handler not in HANDLERS:
+                raise _Abort(ScriptError(ErrorKind.RUNTIME, "ReferenceError",
+                                         f"{request.handler!r} is not a handler name"))
+            handler = self._js(self._context.eval,
+                               f"typeof {request.handler} === 'function' ? {request.handler} : null")
+            self._js(self._start, handler, request.handler, json.dumps(request.input))
             self._drive(request, host, result)
         except _Abort as abort:
             result.error = abort.error

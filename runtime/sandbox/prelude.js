@@ -169,8 +169,8 @@
       __jsr$deepFreeze(ctx);
       ctx = freeze(assign({}, ctx, apis));
     },
-    start: function __jsr$start(handlerName, inputJson) {
-      const handler = G[handlerName];
+    // `handler` is what the script's own scope binds to the name (function, const or let).
+    start: function __jsr$start(handler, handlerName, inputJson) {
       if (typeof handler !== 'function') {
         return __jsr$rejected(new ReferenceErrorCtor('the script does not define a function named ' + handlerName));
       }

@@ -297,3 +297,13 @@ def test_broken_source_takes_no_context():
     result = pool.run(RunRequest(source="function main( {", tenant_id="t"))
     assert result.error.kind is ErrorKind.SYNTAX
     assert pool.metrics()["created"] == 0
+
+
+def test_handlers_declared_with_const_and_arrow_functions(run):
+    assert run("const main = async (input) => input + 1", input=1).output == 2
+    assert run("let handler = function (request) { return request.path }", handler="handler",
+               input={"path": "/x"}).output == "/x"
+
+
+def test_unknown_handler_name_is_refused(run):
+    assert run("function main() {}", handler="process.exit").error.type == "ReferenceError"

@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test setup assets translations db bench lint
+.PHONY: run test setup assets translations translations-update db bench lint
 
 setup: $(VENV)/.installed assets translations
 
@@ -34,6 +34,11 @@ static/vendor/htmx.min.js: node_modules/.package-lock.json
 
 translations: $(VENV)/.installed
 	$(BIN)/pybabel compile -f -d translations
+
+# After adding user-visible strings: refresh the catalogs, then translate the new entries.
+translations-update: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k _l -o translations/messages.pot .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching
 
 db: setup
 	mkdir -p instance

@@ -1,11 +1,17 @@
 """The portal: a Flask app built by create_app(); nothing happens at import."""
 
-from flask import Flask, request, session
+from flask import Flask, has_request_context, request, session
+from flask_babel import get_locale
 
+import tasks
+from portal import models, tenancy  # noqa: F401  (models: tables known to Flask-Migrate)
 from portal.cli import jsr
 from portal.config import INSTANCE, ROOT, Config
 from portal.extensions import babel, csrf, db, login, migrate
+from portal.services import executions
 from portal.services import runtime as runtime_service
+from portal.web import api, auth, errors
+from portal.web import session as session_wiring
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -27,19 +33,29 @@ def create_app(overrides: dict | None = None) -> Flask:
     babel.init_app(app, locale_selector=_select_locale,
                    default_translation_directories=str(ROOT / "translations"))
 
+    tenancy.init_app(app)
+    tasks.configure(app)
+    app.extensions[executions.DISPATCH_KEY] = tasks.run_execution
     runtime_service.init_app(app)
+    session_wiring.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(api.bp)
     app.cli.add_command(jsr)
 
     @app.get("/healthz")
     def healthz():
         return {"status": "ok"}
 
+    app.jinja_env.globals["current_locale"] = lambda: str(get_locale())
     return app
 
 
 def _select_locale() -> str:
     """Explicit ?lang= wins, then the user's choice in the session, then Accept-Language."""
     supported = ["en", "ru", "uz"]
+    if not has_request_context():
+        return "en"  # CLI, workers, tests: messages stored or logged in English
     lang = request.args.get("lang") or session.get("lang")
     if lang in supported:
         return lang

@@ -5,9 +5,13 @@ import sys
 from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
+from portal.services import accounts, demo, executions
 from portal.services import runtime as runtime_service
+from portal.services.errors import ServiceError
+from portal.services.rbac import Actor, Role
 from runtime import HANDLERS, RunRequest
 
 jsr = AppGroup("jsr", help="JS Runtime Portal commands.")
@@ -38,3 +42,73 @@ def run_file(file: Path, input_json: str, handler: str, tenant: str) -> None:
     click.echo(f"{result.status} in {result.duration_ms:.2f} ms, memory {result.memory_bytes} B, "
                f"host calls {result.host_calls}", err=True)
     sys.exit(0 if result.ok else 1)
+
+
+def _system() -> Actor:
+    return Actor.system()
+
+
+def _fail(exc: ServiceError) -> None:
+    detail = exc.to_dict()
+    raise click.ClickException(json.dumps(detail, ensure_ascii=False, default=str))
+
+
+@jsr.command("create-tenant")
+@click.argument("slug")
+@click.option("--name", default="", help="Display name (defaults to the slug).")
+def create_tenant(slug: str, name: str) -> None:
+    """Create a tenant."""
+    try:
+        tenant = accounts.create_tenant(_system(), slug, name)
+    except ServiceError as exc:
+        _fail(exc)
+    click.echo(f"tenant {tenant.slug} {tenant.id}")
+
+
+@jsr.command("create-user")
+@click.argument("email")
+@click.option("--tenant", "tenant_slug", help="Tenant slug (omit for a superadmin).")
+@click.option("--role", type=click.Choice([r.value for r in Role]), default=Role.DEVELOPER.value, show_default=True)
+@click.password_option(help="Password (prompted when omitted).")
+def create_user(email: str, tenant_slug: str | None, role: str, password: str) -> None:
+    """Create a user in a tenant (or a superadmin)."""
+    try:
+        tenant_id = accounts.tenant_by_slug(tenant_slug).id if tenant_slug else None
+        user = accounts.create_user(_system(), tenant_id, email, password, role)
+    except ServiceError as exc:
+        _fail(exc)
+    click.echo(f"user {user.email} {user.role} {user.id}")
+
+
+@jsr.command("create-token")
+@click.argument("email")
+@click.option("--name", default="cli", show_default=True)
+@click.option("--role", type=click.Choice([r.value for r in Role if r is not Role.SUPERADMIN]), default=None,
+              help="Defaults to the user's role; never above it.")
+def create_token(email: str, name: str, role: str | None) -> None:
+    """Create an API token; the secret is shown once."""
+    try:
+        user = accounts.user_by_email(email)
+        secret, token = accounts.create_token(_system(), user.id, name, role)
+    except ServiceError as exc:
+        _fail(exc)
+    click.echo(secret)
+
+
+@jsr.command("seed-demo")
+def seed_demo() -> None:
+    """Create the demo tenant with an admin, a developer, a viewer and one script of each type (idempotent)."""
+    created = demo.seed()
+    if created is None:
+        click.echo("demo tenant already present")
+        return
+    for email, role in created:
+        click.echo(f"{role:10} {email}  password: {demo.PASSWORD}")
+
+
+@jsr.command("cleanup")
+@click.option("--days", type=int, default=None, help="Retention in days (default JSR_RETENTION_DAYS).")
+def cleanup(days: int | None) -> None:
+    """Delete finished executions older than the retention period."""
+    count = executions.cleanup(days if days is not None else current_app.config["JSR_RETENTION_DAYS"])
+    click.echo(f"deleted {count} executions")

@@ -1,5 +1,6 @@
 """Huey tasks. Tasks take ids, run inside the app context the worker built, and call services."""
 
-from tasks.queue import huey
+from tasks.executions import run_execution
+from tasks.queue import configure, huey
 
-__all__ = ["huey"]
+__all__ = ["configure", "huey", "run_execution"]

@@ -6,7 +6,7 @@ HUEY_URL picks the storage: `sqlite:///path` (embedded default) or `redis://host
 
 from urllib.parse import urlsplit
 
-from flask import Flask
+from flask import Flask, current_app, has_app_context
 from huey import Huey
 from huey.storage import BlackHoleStorage, RedisStorage, SqliteStorage
 
@@ -32,5 +32,7 @@ def configure(app: Flask) -> None:
 
 
 def app() -> Flask:
-    """The app tasks run under: the worker's, or the web app's in immediate mode."""
+    """The app tasks run under: the caller's in immediate mode, else the one the worker configured."""
+    if has_app_context():
+        return current_app._get_current_object()
     return _state["app"]

@@ -1,0 +1,15 @@
+"""The database models, one module per aggregate; importing this package registers every table."""
+
+from portal.models.audit import AuditEvent
+from portal.models.data import DataRecord
+from portal.models.execution import EXECUTION_STATUSES, TRIGGERS, DeadLetter, Execution
+from portal.models.script import HTTP_AUTH_MODES, SCRIPT_STATUSES, SCRIPT_TYPES, Script, ScriptVersion
+from portal.models.secret import Secret
+from portal.models.tenant import ImmutableError, Organization, Tenant
+from portal.models.user import ROLES, ApiToken, User
+
+__all__ = [
+    "EXECUTION_STATUSES", "HTTP_AUTH_MODES", "ROLES", "SCRIPT_STATUSES", "SCRIPT_TYPES", "TRIGGERS",
+    "ApiToken", "AuditEvent", "DataRecord", "DeadLetter", "Execution", "ImmutableError", "Organization",
+    "Script", "ScriptVersion", "Secret", "Tenant", "User",
+]

@@ -1,0 +1,79 @@
+"""Runs: Execution (one per run, whatever started it) and DeadLetter (work that gave up)."""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, text
+from sqlalchemy.orm import Mapped
+
+from portal.extensions import db
+from portal.models.tenant import (
+    Column,
+    NullableColumn,
+    UTCDateTime,
+    created_column,
+    id_column,
+    json_type,
+    one_of,
+    tenant_fk,
+)
+
+EXECUTION_STATUSES = ("pending", "running", "completed", "failed", "timeout", "cancelled")
+TRIGGERS = ("manual", "schedule", "http", "event", "api", "embedded", "test")
+
+
+class Execution(db.Model):
+    __tablename__ = "executions"
+    __table_args__ = (
+        Index("ix_executions_tenant_id_created_at", "tenant_id", "created_at"),
+        Index("ix_executions_script_id_created_at", "script_id", "created_at"),
+        Index("ix_executions_tenant_id_status", "tenant_id", "status"),
+        one_of("status", EXECUTION_STATUSES),
+        one_of("trigger", TRIGGERS),
+    )
+
+    id: Mapped[str] = id_column()
+    tenant_id: Mapped[str] = tenant_fk()
+    script_id: Mapped[str] = Column(String(36), ForeignKey("scripts.id", ondelete="CASCADE"))
+    script_version: Mapped[int | None] = NullableColumn(Integer)
+    status: Mapped[str] = Column(String(20), default="pending", server_default="pending")
+    trigger: Mapped[str] = Column(String(20))
+    # none_as_null: a run without input/output/error stores SQL NULL, not the JSON 'null'.
+    input: Mapped[Any] = NullableColumn(json_type(none_as_null=True))
+    output: Mapped[Any] = NullableColumn(json_type(none_as_null=True))
+    logs: Mapped[list] = Column(json_type(), default=list, server_default="[]")
+    # {kind, type, message, line, column, stack}
+    error: Mapped[dict | None] = NullableColumn(json_type(none_as_null=True))
+    duration_ms: Mapped[float | None] = NullableColumn(Float)
+    memory_bytes: Mapped[int | None] = NullableColumn(BigInteger)
+    host_calls: Mapped[int] = Column(Integer, default=0, server_default=text("0"))
+    attempt: Mapped[int] = Column(Integer, default=1, server_default=text("1"))
+    # A plain user id, not a foreign key: the record of a run outlives the user who started it.
+    triggered_by: Mapped[str | None] = NullableColumn(String(36))
+    created_at: Mapped[datetime] = created_column()
+    started_at: Mapped[datetime | None] = NullableColumn(UTCDateTime())
+    finished_at: Mapped[datetime | None] = NullableColumn(UTCDateTime())
+
+    def __repr__(self) -> str:
+        return f"<Execution {self.id} {self.status}>"
+
+
+class DeadLetter(db.Model):
+    """An event delivery or run that failed every retry, kept for inspection and replay."""
+
+    __tablename__ = "dead_letters"
+    __table_args__ = (Index("ix_dead_letters_tenant_id_created_at", "tenant_id", "created_at"),)
+
+    id: Mapped[str] = id_column()
+    tenant_id: Mapped[str] = tenant_fk()
+    script_id: Mapped[str | None] = NullableColumn(String(36), ForeignKey("scripts.id", ondelete="SET NULL"))
+    execution_id: Mapped[str | None] = NullableColumn(
+        String(36), ForeignKey("executions.id", ondelete="SET NULL"))
+    event_type: Mapped[str] = Column(String(200))
+    payload: Mapped[Any] = NullableColumn(json_type(none_as_null=True))
+    error: Mapped[dict | None] = NullableColumn(json_type(none_as_null=True))
+    attempts: Mapped[int] = Column(Integer, default=0, server_default=text("0"))
+    created_at: Mapped[datetime] = created_column()
+
+    def __repr__(self) -> str:
+        return f"<DeadLetter {self.event_type} after {self.attempts} attempts>"

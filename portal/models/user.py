@@ -1,0 +1,117 @@
+"""The user aggregate: User (Flask-Login) and ApiToken (bearer secrets, stored hashed)."""
+
+import hashlib
+import secrets
+from datetime import datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask_login import UserMixin
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, text
+from sqlalchemy.orm import Mapped, validates
+
+from portal.extensions import db
+from portal.models.tenant import (
+    Column,
+    NullableColumn,
+    UTCDateTime,
+    created_column,
+    id_column,
+    one_of,
+    tenant_fk,
+)
+
+ROLES = ("superadmin", "org_admin", "developer", "viewer")
+TOKEN_PREFIX = "jsr_"
+
+# argon2id with the library's recommended parameters; tests swap in a cheap profile.
+password_hasher = PasswordHasher()
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+    __table_args__ = (
+        one_of("role", ROLES),
+        # Only a superadmin stands outside every tenant.
+        CheckConstraint("(role = 'superadmin') = (tenant_id IS NULL)", name="tenant_unless_superadmin"),
+        Index("ix_users_tenant_id", "tenant_id"),
+    )
+
+    id: Mapped[str] = id_column()
+    # NULL only for superadmins; on PostgreSQL such rows are visible in system scope only.
+    tenant_id: Mapped[str | None] = NullableColumn(String(36), ForeignKey("tenants.id"))
+    organization_id: Mapped[str | None] = NullableColumn(
+        String(36), ForeignKey("organizations.id", ondelete="SET NULL"))
+    email: Mapped[str] = Column(String(254), unique=True)
+    name: Mapped[str] = Column(String(200), default="", server_default="")
+    password_hash: Mapped[str] = Column(String(255))
+    role: Mapped[str] = Column(String(20))
+    active: Mapped[bool] = Column(Boolean, default=True, server_default=text("true"))
+    failed_logins: Mapped[int] = Column(Integer, default=0, server_default=text("0"))
+    locked_until: Mapped[datetime | None] = NullableColumn(UTCDateTime())
+    created_at: Mapped[datetime] = created_column()
+
+    @validates("email")
+    def _normalise_email(self, _key: str, email: str) -> str:
+        """E-mail is unique globally and compared lowercase, so it is stored lowercase."""
+        return email.strip().lower() if isinstance(email, str) else email
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = password_hasher.hash(password)
+
+    def check_password(self, password: str) -> bool:
+        """True when `password` matches; upgrades the stored hash when the parameters changed."""
+        try:
+            password_hasher.verify(self.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+        if password_hasher.check_needs_rehash(self.password_hash):
+            self.set_password(password)
+        return True
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses to log in inactive users
+        return bool(self.active)
+
+    def __repr__(self) -> str:
+        return f"<User {self.email} {self.role}>"
+
+
+class ApiToken(db.Model):
+    __tablename__ = "api_tokens"
+    __table_args__ = (
+        one_of("role", ROLES),
+        Index("ix_api_tokens_tenant_id", "tenant_id"),
+        Index("ix_api_tokens_user_id", "user_id"),
+    )
+
+    id: Mapped[str] = id_column()
+    tenant_id: Mapped[str] = tenant_fk()
+    user_id: Mapped[str] = Column(String(36), ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = Column(String(100))
+    # sha256 of the secret: tokens are long random strings, so a fast hash is enough and
+    # lets a request find its token with one indexed lookup.
+    token_hash: Mapped[str] = Column(String(64), unique=True)
+    prefix: Mapped[str] = Column(String(16))
+    role: Mapped[str] = Column(String(20))
+    created_at: Mapped[datetime] = created_column()
+    last_used_at: Mapped[datetime | None] = NullableColumn(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = NullableColumn(UTCDateTime())
+
+    @staticmethod
+    def hash_secret(secret: str) -> str:
+        return hashlib.sha256(secret.encode()).hexdigest()
+
+    @classmethod
+    def generate(cls, *, tenant_id: str, user_id: str, name: str, role: str) -> tuple[str, "ApiToken"]:
+        """A new token: (secret shown once, unsaved model holding only its hash)."""
+        secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        token = cls(tenant_id=tenant_id, user_id=user_id, name=name, role=role,
+                    token_hash=cls.hash_secret(secret), prefix=secret[:8])
+        return secret, token
+
+    def matches(self, secret: str) -> bool:
+        return secrets.compare_digest(self.token_hash, self.hash_secret(secret))
+
+    def __repr__(self) -> str:
+        return f"<ApiToken {self.prefix}… {self.role}>"

@@ -1,0 +1,178 @@
+"""Executions: create pending, run through the runtime, record the result, cancel, list, clean up."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select, update
+
+from portal.extensions import db
+from portal.models import Execution, Script, Tenant
+from portal.services import audit, rbac
+from portal.services import runtime as runtime_service
+from portal.services.errors import NotFound, ServiceError, ValidationError
+from portal.services.rbac import Actor
+from portal.services.scope import in_system, in_tenant
+from portal.services.scripts import HANDLER_BY_TYPE
+from runtime import RunRequest, RunResult
+
+DISPATCH_KEY = "jsr.dispatch"  # callable(execution_id) that queues a run; bound by create_app
+TRIGGERS = ("manual", "schedule", "http", "event", "api", "embedded", "test")
+FINAL_STATUSES = ("completed", "failed", "timeout", "cancelled")
+
+
+@in_tenant
+def get(actor: Actor, tenant_id: str, execution_id: str) -> Execution:
+    rbac.require(actor, rbac.SCRIPTS_READ, tenant_id)
+    execution = db.session.scalar(select(Execution).where(Execution.tenant_id == tenant_id,
+                                                          Execution.id == execution_id))
+    if execution is None:
+        raise NotFound(_l("Execution not found."))
+    return execution
+
+
+@in_tenant
+def list_executions(actor: Actor, tenant_id: str, *, script_id: str | None = None, status: str | None = None,
+                    trigger: str | None = None, since: datetime | None = None, until: datetime | None = None,
+                    limit: int = 50, offset: int = 0) -> list[Execution]:
+    rbac.require(actor, rbac.SCRIPTS_READ, tenant_id)
+    query = select(Execution).where(Execution.tenant_id == tenant_id)
+    if script_id:
+        query = query.where(Execution.script_id == script_id)
+    if status:
+        query = query.where(Execution.status == status)
+    if trigger:
+        query = query.where(Execution.trigger == trigger)
+    if since:
+        query = query.where(Execution.created_at >= since)
+    if until:
+        query = query.where(Execution.created_at < until)
+    query = query.order_by(Execution.created_at.desc()).limit(max(1, min(limit, 500))).offset(max(0, offset))
+    return list(db.session.scalars(query))
+
+
+def create_pending(actor: Actor, script: Script, *, trigger: str, input: Any = None, attempt: int = 1) -> Execution:
+    """Record a run that is about to happen (or be queued); the caller commits."""
+    if trigger not in TRIGGERS:
+        raise ValidationError({"trigger": _l("Unknown trigger.")})
+    execution = Execution(tenant_id=script.tenant_id, script_id=script.id, script_version=script.current_version,
+                          status="pending", trigger=trigger, input=input, attempt=attempt,
+                          triggered_by=actor.user_id, logs=[])
+    db.session.add(execution)
+    db.session.flush()
+    return execution
+
+
+@in_tenant
+def run_now(actor: Actor, tenant_id: str, script_id: str, input: Any = None, *, trigger: str = "manual",
+            handler: str | None = None) -> Execution:
+    """Run a script synchronously and return its recorded execution (manual runs are audited)."""
+    execution = _record_request(actor, tenant_id, script_id, input, trigger)
+    return execute(execution.id, handler=handler)
+
+
+@in_tenant
+def enqueue(actor: Actor, tenant_id: str, script_id: str, input: Any = None, *, trigger: str = "manual") -> Execution:
+    """Record a pending execution and hand it to the worker queue; returns at once."""
+    execution = _record_request(actor, tenant_id, script_id, input, trigger)
+    current_app.extensions[DISPATCH_KEY](execution.id)
+    return execution
+
+
+def _record_request(actor: Actor, tenant_id: str, script_id: str, input: Any, trigger: str) -> Execution:
+    """Check permission and script state, commit a pending execution, audit manual runs."""
+    rbac.require(actor, rbac.SCRIPTS_EXECUTE, tenant_id)
+    script = db.session.scalar(select(Script).where(Script.tenant_id == tenant_id, Script.id == script_id))
+    if script is None:
+        raise NotFound(_l("Script not found."))
+    if script.status in ("disabled", "archived"):
+        raise ServiceError(_l("A %(status)s script cannot run.", status=script.status), field="status")
+    execution = create_pending(actor, script, trigger=trigger, input=input)
+    if trigger in ("manual", "api"):
+        audit.record(actor, "script.run", tenant_id=tenant_id, target_type="script", target_id=script.id,
+                     summary=f"manual run of version {script.current_version}",
+                     details={"execution_id": execution.id})
+    db.session.commit()
+    return execution
+
+
+@in_tenant
+def run_embedded(tenant_id: str, script_name: str, input: Any = None) -> Execution:
+    """For host-application Python code: run a tenant's script by name, as the system."""
+    script = db.session.scalar(select(Script).where(Script.tenant_id == tenant_id, Script.name == script_name))
+    if script is None:
+        raise NotFound(_l("Script not found."))
+    return run_now(Actor.system(), tenant_id, script.id, input, trigger="embedded")
+
+
+@in_system
+def execute(execution_id: str, *, handler: str | None = None) -> Execution:
+    """Run a pending execution once: claim it atomically, run it, record the result."""
+    now = datetime.now(UTC)
+    claimed = db.session.execute(
+        update(Execution).where(Execution.id == execution_id, Execution.status == "pending")
+        .values(status="running", started_at=now))
+    db.session.commit()
+    execution = db.session.get(Execution, execution_id, populate_existing=True)
+    if execution is None:
+        raise NotFound(_l("Execution not found."))
+    if claimed.rowcount != 1:
+        return execution  # cancelled, or another worker has it
+    script = db.session.get(Script, execution.script_id)
+    tenant = db.session.get(Tenant, execution.tenant_id)
+    request = RunRequest(
+        source=script.source,
+        tenant_id=execution.tenant_id,
+        handler=handler or HANDLER_BY_TYPE[script.type],
+        input=execution.input,
+        context={"userId": execution.triggered_by, "organizationId": script.organization_id,
+                 "scriptId": script.id, "executionId": execution.id,
+                 "trigger": {"type": execution.trigger, "attempt": execution.attempt}},
+        limits=runtime_service.limits_for(script, tenant),
+    )
+    result = runtime_service.run(request, tenant_limit=tenant.max_concurrency)
+    record_result(execution, result)
+    db.session.commit()
+    return execution
+
+
+def record_result(execution: Execution, result: RunResult) -> None:
+    data = result.to_dict()
+    execution.status = result.status
+    execution.output = data["output"]
+    execution.logs = data["logs"]
+    execution.error = data["error"]
+    execution.duration_ms = data["duration_ms"]
+    execution.memory_bytes = data["memory_bytes"]
+    execution.host_calls = data["host_calls"]
+    execution.finished_at = datetime.now(UTC)
+
+
+@in_tenant
+def cancel(actor: Actor, tenant_id: str, execution_id: str) -> Execution:
+    """Cancel a pending execution. A running one cannot be interrupted from outside its thread."""
+    rbac.require(actor, rbac.EXECUTIONS_CANCEL, tenant_id)
+    execution = get(actor, tenant_id, execution_id)
+    changed = db.session.execute(
+        update(Execution).where(Execution.id == execution.id, Execution.status == "pending")
+        .values(status="cancelled", finished_at=datetime.now(UTC)))
+    if changed.rowcount != 1:
+        db.session.rollback()
+        raise ServiceError(_l("Only a pending execution can be cancelled; this one is %(status)s.",
+                              status=execution.status), field="status")
+    audit.record(actor, "execution.cancel", tenant_id=tenant_id, target_type="execution",
+                 target_id=execution.id, summary="status: pending → cancelled")
+    db.session.commit()
+    db.session.refresh(execution)
+    return execution
+
+
+@in_system
+def cleanup(days: int) -> int:
+    """Delete finished executions older than `days` days; returns how many went."""
+    cutoff = datetime.now(UTC) - timedelta(days=days)
+    deleted = db.session.execute(db.delete(Execution).where(Execution.created_at < cutoff,
+                                                            Execution.status.in_(FINAL_STATUSES)))
+    db.session.commit()
+    return deleted.rowcount

@@ -1,0 +1,313 @@
+"""Scripts: validation, lifecycle, versions and rollback. Every change is audited."""
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from croniter import croniter
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import Execution, Script, ScriptVersion, Tenant
+from portal.services import audit, rbac
+from portal.services import runtime as runtime_service
+from portal.services.errors import NotFound, ServiceError, ValidationError
+from portal.services.rbac import Actor
+from portal.services.scope import in_tenant
+from runtime import ErrorKind, source_size_error
+
+TYPES = ("scheduled", "http", "event", "oneoff", "embedded")
+STATUSES = ("draft", "active", "paused", "disabled", "archived")
+HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+HTTP_AUTH_MODES = ("none", "token", "hmac")
+HANDLER_BY_TYPE = {"scheduled": "main", "oneoff": "main", "embedded": "main", "http": "handler", "event": "onEvent"}
+# Status changes a user may make: current status → allowed targets.
+TRANSITIONS = {
+    "draft": {"active", "disabled", "archived"},
+    "active": {"paused", "disabled", "archived"},
+    "paused": {"active", "disabled", "archived"},
+    "disabled": {"active", "archived"},
+    "archived": {"draft"},
+}
+NAME_RE = re.compile(r"^[\w][\w .-]{0,99}$")
+PATH_RE = re.compile(r"^[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*$")
+EVENT_PATTERN_RE = re.compile(r"^(\*|[a-z0-9_-]+(\.([a-z0-9_-]+|\*))*)$")
+EDITABLE = ("name", "description", "source", "type", "cron_expression", "timezone", "http_path", "http_methods",
+            "http_auth", "event_patterns", "timeout_ms", "memory_mb", "host_calls", "concurrency")
+LIMIT_FIELDS = {"timeout_ms": "max_timeout_ms", "memory_mb": "max_memory_mb", "host_calls": "max_host_calls",
+                "concurrency": "max_concurrency"}
+
+
+def snapshot(script: Script) -> dict[str, Any]:
+    return {field: getattr(script, field) for field in EDITABLE}
+
+
+# -- queries -------------------------------------------------------------------------------
+@in_tenant
+def get(actor: Actor, tenant_id: str, script_id: str) -> Script:
+    rbac.require(actor, rbac.SCRIPTS_READ, tenant_id)
+    script = db.session.scalar(select(Script).where(Script.tenant_id == tenant_id, Script.id == script_id))
+    if script is None:
+        raise NotFound(_l("Script not found."))
+    return script
+
+
+@in_tenant
+def list_scripts(actor: Actor, tenant_id: str, *, status: str | None = None, type: str | None = None,
+                 search: str | None = None) -> list[Script]:
+    rbac.require(actor, rbac.SCRIPTS_READ, tenant_id)
+    query = select(Script).where(Script.tenant_id == tenant_id)
+    if status:
+        query = query.where(Script.status == status)
+    if type:
+        query = query.where(Script.type == type)
+    if search:
+        query = query.where(Script.name.ilike(f"%{search}%"))
+    return list(db.session.scalars(query.order_by(Script.name)))
+
+
+@in_tenant
+def versions(actor: Actor, tenant_id: str, script_id: str) -> list[ScriptVersion]:
+    script = get(actor, tenant_id, script_id)
+    query = select(ScriptVersion).where(ScriptVersion.script_id == script.id).order_by(ScriptVersion.version.desc())
+    return list(db.session.scalars(query))
+
+
+@in_tenant
+def version(actor: Actor, tenant_id: str, script_id: str, number: int) -> ScriptVersion:
+    script = get(actor, tenant_id, script_id)
+    found = db.session.scalar(select(ScriptVersion).where(ScriptVersion.script_id == script.id,
+                                                          ScriptVersion.version == number))
+    if found is None:
+        raise NotFound(_l("Version %(number)s of this script does not exist.", number=number))
+    return found
+
+
+# -- validation ----------------------------------------------------------------------------
+def validate_source(source: Any) -> dict[str, Any]:
+    """Size and syntax of a source; returns field errors with line and column details."""
+    if not isinstance(source, str) or not source.strip():
+        return {"source": _l("The script has no source.")}
+    too_large = source_size_error(source, current_app.config["JSR_SOURCE_BYTES"])
+    if too_large:
+        return {"source": _l("The script is %(size)s bytes; the limit is %(limit)s bytes.",
+                             size=len(source.encode()), limit=current_app.config["JSR_SOURCE_BYTES"])}
+    error = runtime_service.pool().cache.compile(source).error
+    if error is not None and error.kind is ErrorKind.SYNTAX:
+        return {"source": _l("Syntax error at line %(line)s, column %(column)s: %(message)s",
+                             line=error.line, column=error.column, message=error.message),
+                "source_line": error.line, "source_column": error.column}
+    return {}
+
+
+def _validate(values: dict[str, Any], tenant: Tenant, script_id: str | None) -> None:
+    errors: dict[str, Any] = {}
+    name = values.get("name")
+    if not isinstance(name, str) or not NAME_RE.match(name.strip()):
+        errors["name"] = _l("A name is 1–100 letters, digits, spaces, dots, dashes or underscores.")
+    elif _taken(Script.name, name.strip(), tenant.id, script_id):
+        errors["name"] = _l("A script with this name already exists.")
+    if values.get("type") not in TYPES:
+        errors["type"] = _l("Choose one of: %(choices)s.", choices=", ".join(TYPES))
+    source_errors = validate_source(values.get("source"))
+    details = {key: source_errors.pop(key) for key in ("source_line", "source_column") if key in source_errors}
+    errors.update(source_errors)
+    kind = values.get("type")
+    if kind == "scheduled":
+        errors.update(_validate_schedule(values))
+    if kind == "http":
+        errors.update(_validate_http(values, tenant, script_id))
+    if kind == "event":
+        patterns = values.get("event_patterns")
+        if not isinstance(patterns, list) or not patterns:
+            errors["event_patterns"] = _l("An event script needs at least one event pattern.")
+        elif not all(isinstance(p, str) and EVENT_PATTERN_RE.match(p) for p in patterns):
+            errors["event_patterns"] = _l("Event patterns look like order.paid, order.* or *.")
+    for field, maximum_field in LIMIT_FIELDS.items():
+        value = values.get(field)
+        if value is None:
+            continue
+        maximum = getattr(tenant, maximum_field)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1 or value > maximum:
+            errors[field] = _l("Must be a whole number from 1 to %(maximum)s.", maximum=maximum)
+    if errors:
+        raise ValidationError(errors, details=details)
+
+
+def _validate_schedule(values: dict[str, Any]) -> dict[str, Any]:
+    errors: dict[str, Any] = {}
+    expression = values.get("cron_expression")
+    if not isinstance(expression, str) or len(expression.split()) != 5 or not croniter.is_valid(expression):
+        errors["cron_expression"] = _l("A cron expression has five fields, e.g. */5 * * * *.")
+    try:
+        ZoneInfo(values.get("timezone") or "UTC")
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        errors["timezone"] = _l("Unknown time zone.")
+    return errors
+
+
+def _validate_http(values: dict[str, Any], tenant: Tenant, script_id: str | None) -> dict[str, Any]:
+    errors: dict[str, Any] = {}
+    path = values.get("http_path")
+    if not isinstance(path, str) or not PATH_RE.match(path):
+        errors["http_path"] = _l("A path is segments of letters, digits, '.', '_', '~' or '-' separated by '/'.")
+    elif _taken(Script.http_path, path, tenant.id, script_id):
+        errors["http_path"] = _l("Another script of this tenant already uses this path.")
+    methods = values.get("http_methods")
+    if not isinstance(methods, list) or not methods or not set(methods) <= set(HTTP_METHODS):
+        errors["http_methods"] = _l("Choose at least one of: %(choices)s.", choices=", ".join(HTTP_METHODS))
+    if values.get("http_auth") not in HTTP_AUTH_MODES:
+        errors["http_auth"] = _l("Choose one of: %(choices)s.", choices=", ".join(HTTP_AUTH_MODES))
+    return errors
+
+
+def _taken(column, value: str, tenant_id: str, script_id: str | None) -> bool:
+    query = select(Script.id).where(Script.tenant_id == tenant_id, column == value)
+    if script_id:
+        query = query.where(Script.id != script_id)
+    return db.session.scalar(query.limit(1)) is not None
+
+
+def _normalise(data: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
+    values = dict(base)
+    for field in EDITABLE:
+        if field in data:
+            values[field] = data[field]
+    if isinstance(values.get("name"), str):
+        values["name"] = values["name"].strip()
+    if isinstance(values.get("http_path"), str):
+        values["http_path"] = values["http_path"].strip().strip("/")
+    if isinstance(values.get("http_methods"), list):
+        values["http_methods"] = sorted({str(m).upper() for m in values["http_methods"]})
+    values.setdefault("timezone", "UTC")
+    values["timezone"] = values.get("timezone") or "UTC"
+    values.setdefault("http_auth", "none")
+    values["http_auth"] = values.get("http_auth") or "none"
+    values.setdefault("http_methods", [])
+    values.setdefault("event_patterns", [])
+    values.setdefault("description", "")
+    if values.get("type") != "scheduled":
+        values["cron_expression"] = None
+    if values.get("type") != "http":
+        values["http_path"], values["http_methods"] = None, []
+    if values.get("type") != "event":
+        values["event_patterns"] = []
+    return values
+
+
+def _tenant(tenant_id: str) -> Tenant:
+    tenant = db.session.get(Tenant, tenant_id)
+    if tenant is None:
+        raise NotFound(_l("Unknown tenant."))
+    return tenant
+
+
+# -- changes -------------------------------------------------------------------------------
+@in_tenant
+def create(actor: Actor, tenant_id: str, data: dict[str, Any]) -> Script:
+    rbac.require(actor, rbac.SCRIPTS_CREATE, tenant_id)
+    tenant = _tenant(tenant_id)
+    values = _normalise(data, {})
+    _validate(values, tenant, None)
+    script = Script(tenant_id=tenant.id, author_id=actor.user_id, status="draft", current_version=1,
+                    **{k: v for k, v in values.items() if k in EDITABLE})
+    db.session.add(script)
+    db.session.flush()
+    db.session.add(ScriptVersion(script_id=script.id, tenant_id=tenant.id, version=1, source=script.source,
+                                 change_description=str(data.get("change_description") or "Created"),
+                                 author_id=actor.user_id))
+    audit.record(actor, "script.create", tenant_id=tenant.id, target_type="script", target_id=script.id,
+                 summary=f"created {script.type} script {script.name!r}")
+    db.session.commit()
+    return script
+
+
+@in_tenant
+def update(actor: Actor, tenant_id: str, script_id: str, data: dict[str, Any]) -> Script:
+    """Apply edits; a change writes the next version (sequential, immutable) and an audit event."""
+    rbac.require(actor, rbac.SCRIPTS_UPDATE, tenant_id)
+    script = get(actor, tenant_id, script_id)
+    before = snapshot(script)
+    values = _normalise(data, before)
+    _validate(values, _tenant(tenant_id), script.id)
+    summary, changes = audit.diff_summary(before, {k: values[k] for k in EDITABLE})
+    if not changes:
+        return script
+    for field in EDITABLE:
+        setattr(script, field, values[field])
+    _write_version(actor, script, str(data.get("change_description") or summary))
+    if script.type == "scheduled" and script.status == "active":
+        script.next_run_at = next_run(script)
+    audit.record(actor, "script.update", tenant_id=tenant_id, target_type="script", target_id=script.id,
+                 summary=summary, details={"changes": changes, "version": script.current_version})
+    db.session.commit()
+    return script
+
+
+@in_tenant
+def rollback(actor: Actor, tenant_id: str, script_id: str, number: int) -> Script:
+    """Restore version `number`'s source as a new version; history is never rewritten."""
+    rbac.require(actor, rbac.SCRIPTS_UPDATE, tenant_id)
+    target = version(actor, tenant_id, script_id, number)
+    script = get(actor, tenant_id, script_id)
+    previous = script.current_version
+    script.source = target.source
+    _write_version(actor, script, f"Rolled back to version {number}")
+    audit.record(actor, "script.rollback", tenant_id=tenant_id, target_type="script", target_id=script.id,
+                 summary=f"rolled back to version {number} (was {previous}, now {script.current_version})",
+                 details={"from_version": previous, "to_version": number, "new_version": script.current_version})
+    db.session.commit()
+    return script
+
+
+def _write_version(actor: Actor, script: Script, description: str) -> None:
+    latest = db.session.scalar(select(db.func.max(ScriptVersion.version)).where(ScriptVersion.script_id == script.id))
+    script.current_version = (latest or 0) + 1
+    script.updated_at = datetime.now(UTC)
+    db.session.add(ScriptVersion(script_id=script.id, tenant_id=script.tenant_id, version=script.current_version,
+                                 source=script.source, change_description=description[:500],
+                                 author_id=actor.user_id))
+
+
+@in_tenant
+def set_status(actor: Actor, tenant_id: str, script_id: str, status: str) -> Script:
+    """activate / pause / disable / archive / back to draft, following TRANSITIONS."""
+    rbac.require(actor, rbac.SCRIPTS_UPDATE, tenant_id)
+    script = get(actor, tenant_id, script_id)
+    if status not in STATUSES:
+        raise ValidationError({"status": _l("Choose one of: %(choices)s.", choices=", ".join(STATUSES))})
+    if status == script.status:
+        return script
+    if status not in TRANSITIONS[script.status]:
+        raise ServiceError(_l("A %(current)s script cannot become %(target)s.", current=script.status,
+                              target=status), field="status")
+    previous, script.status = script.status, status
+    script.next_run_at = next_run(script) if script.type == "scheduled" and status == "active" else None
+    audit.record(actor, "script.status", tenant_id=tenant_id, target_type="script", target_id=script.id,
+                 summary=f"status: {previous} → {status}", details={"before": previous, "after": status})
+    db.session.commit()
+    return script
+
+
+@in_tenant
+def delete(actor: Actor, tenant_id: str, script_id: str) -> None:
+    rbac.require(actor, rbac.SCRIPTS_DELETE, tenant_id)
+    script = get(actor, tenant_id, script_id)
+    audit.record(actor, "script.delete", tenant_id=tenant_id, target_type="script", target_id=script.id,
+                 summary=f"deleted {script.type} script {script.name!r} at version {script.current_version}")
+    db.session.execute(db.delete(Execution).where(Execution.script_id == script.id))
+    db.session.execute(db.delete(ScriptVersion).where(ScriptVersion.script_id == script.id))
+    db.session.delete(script)
+    db.session.commit()
+
+
+def next_run(script: Script, after: datetime | None = None) -> datetime | None:
+    """The next fire time of a scheduled script, in UTC, computed in the script's time zone."""
+    if not script.cron_expression:
+        return None
+    zone = ZoneInfo(script.timezone or "UTC")
+    start = (after or datetime.now(UTC)).astimezone(zone)
+    return croniter(script.cron_expression, start).get_next(datetime).astimezone(UTC)

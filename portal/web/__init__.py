@@ -1,0 +1,1 @@
+"""Thin blueprints, one package per feature; they call services and render."""

@@ -1,0 +1,46 @@
+"""JSON shapes of the API's resources (documented in openapi.py)."""
+
+from typing import Any
+
+
+def _time(value) -> str | None:
+    return value.isoformat() if value else None
+
+
+def script_json(script, source: bool = False) -> dict[str, Any]:
+    data = {
+        "id": script.id, "name": script.name, "description": script.description, "type": script.type,
+        "status": script.status, "version": script.current_version,
+        "cron_expression": script.cron_expression, "timezone": script.timezone,
+        "next_run_at": _time(script.next_run_at), "http_path": script.http_path,
+        "http_methods": script.http_methods or [], "http_auth": script.http_auth,
+        "event_patterns": script.event_patterns or [],
+        "limits": {"timeout_ms": script.timeout_ms, "memory_mb": script.memory_mb,
+                   "host_calls": script.host_calls, "concurrency": script.concurrency},
+        "created_at": _time(script.created_at), "updated_at": _time(script.updated_at),
+    }
+    if source:
+        data["source"] = script.source
+    return data
+
+
+def version_json(version, source: bool = False) -> dict[str, Any]:
+    data = {"version": version.version, "change_description": version.change_description,
+            "author_id": version.author_id, "created_at": _time(version.created_at)}
+    if source:
+        data["source"] = version.source
+    return data
+
+
+def execution_json(execution, detail: bool = True) -> dict[str, Any]:
+    data = {
+        "id": execution.id, "script_id": execution.script_id, "script_version": execution.script_version,
+        "status": execution.status, "trigger": execution.trigger, "attempt": execution.attempt,
+        "duration_ms": execution.duration_ms, "memory_bytes": execution.memory_bytes,
+        "host_calls": execution.host_calls, "error": execution.error,
+        "created_at": _time(execution.created_at), "started_at": _time(execution.started_at),
+        "finished_at": _time(execution.finished_at),
+    }
+    if detail:
+        data.update(input=execution.input, output=execution.output, logs=execution.logs or [])
+    return data

@@ -1,0 +1,158 @@
+"""The /api/v1 routes: parse, call a service, present. No domain logic here."""
+
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint, g, jsonify, request
+from flask_babel import lazy_gettext as _l
+from werkzeug.exceptions import HTTPException
+
+from portal.extensions import csrf, db
+from portal.services import executions, scripts
+from portal.services.errors import ServiceError, ValidationError
+from portal.web.api.auth import authenticate
+from portal.web.api.openapi import openapi_document
+from portal.web.api.presenters import execution_json, script_json, version_json
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)  # bearer-token calls carry no CSRF token; session calls are checked in authenticate()
+
+
+@bp.before_request
+def _authenticate():
+    if request.endpoint != "api.openapi":
+        authenticate()
+
+
+@bp.errorhandler(ServiceError)
+def _service_error(exc: ServiceError):
+    db.session.rollback()
+    return jsonify(exc.to_dict()), exc.status
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException):
+    return jsonify({"error": exc.description or exc.name}), exc.code
+
+
+def _body() -> dict[str, Any]:
+    """The JSON object sent, or a translated 400 for malformed JSON."""
+    data = request.get_json(silent=True)
+    if data is None and request.get_data():
+        raise BadRequestJSON()
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise BadRequestJSON(_l("The request body must be a JSON object."))
+    return data
+
+
+class BadRequestJSON(ServiceError):
+    status = 400
+
+    def __init__(self, message=None):
+        super().__init__(message or _l("The request body is not valid JSON."))
+
+
+def _int_arg(name: str, default: int) -> int:
+    value = request.args.get(name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ValidationError({name: _l("Must be a whole number.")}) from None
+
+
+def _time_arg(name: str) -> datetime | None:
+    value = request.args.get(name)
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationError({name: _l("Use an ISO 8601 time, e.g. 2026-11-23T10:00:00Z.")}) from None
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(openapi_document())
+
+
+@bp.get("/scripts")
+def list_scripts():
+    found = scripts.list_scripts(g.actor, g.tenant_id, status=request.args.get("status"),
+                                 type=request.args.get("type"), search=request.args.get("q"))
+    return jsonify({"items": [script_json(s) for s in found]})
+
+
+@bp.post("/scripts")
+def create_script():
+    script = scripts.create(g.actor, g.tenant_id, _body())
+    return jsonify(script_json(script, source=True)), 201
+
+
+@bp.get("/scripts/<script_id>")
+def get_script(script_id: str):
+    return jsonify(script_json(scripts.get(g.actor, g.tenant_id, script_id), source=True))
+
+
+@bp.patch("/scripts/<script_id>")
+def update_script(script_id: str):
+    script = scripts.update(g.actor, g.tenant_id, script_id, _body())
+    return jsonify(script_json(script, source=True))
+
+
+@bp.delete("/scripts/<script_id>")
+def delete_script(script_id: str):
+    scripts.delete(g.actor, g.tenant_id, script_id)
+    return "", 204
+
+
+@bp.post("/scripts/<script_id>/status")
+def set_status(script_id: str):
+    script = scripts.set_status(g.actor, g.tenant_id, script_id, str(_body().get("status", "")))
+    return jsonify(script_json(script))
+
+
+@bp.get("/scripts/<script_id>/versions")
+def list_versions(script_id: str):
+    return jsonify({"items": [version_json(v) for v in scripts.versions(g.actor, g.tenant_id, script_id)]})
+
+
+@bp.get("/scripts/<script_id>/versions/<int:number>")
+def get_version(script_id: str, number: int):
+    return jsonify(version_json(scripts.version(g.actor, g.tenant_id, script_id, number), source=True))
+
+
+@bp.post("/scripts/<script_id>/rollback")
+def rollback(script_id: str):
+    number = _body().get("version")
+    if not isinstance(number, int) or isinstance(number, bool):
+        raise ValidationError({"version": _l("Must be a whole number.")})
+    return jsonify(script_json(scripts.rollback(g.actor, g.tenant_id, script_id, number), source=True))
+
+
+@bp.post("/scripts/<script_id>/run")
+def run_script(script_id: str):
+    execution = executions.run_now(g.actor, g.tenant_id, script_id, _body().get("input"), trigger="api")
+    return jsonify(execution_json(execution)), 200
+
+
+@bp.get("/executions")
+def list_executions():
+    found = executions.list_executions(
+        g.actor, g.tenant_id, script_id=request.args.get("script_id"), status=request.args.get("status"),
+        trigger=request.args.get("trigger"), since=_time_arg("since"), until=_time_arg("until"),
+        limit=_int_arg("limit", 50), offset=_int_arg("offset", 0))
+    return jsonify({"items": [execution_json(e, detail=False) for e in found]})
+
+
+@bp.get("/executions/<execution_id>")
+def get_execution(execution_id: str):
+    return jsonify(execution_json(executions.get(g.actor, g.tenant_id, execution_id)))
+
+
+@bp.post("/executions/<execution_id>/cancel")
+def cancel_execution(execution_id: str):
+    return jsonify(execution_json(executions.cancel(g.actor, g.tenant_id, execution_id)))

@@ -1,0 +1,46 @@
+"""Errors answered as JSON or HTML by content negotiation; internals go to the log with an incident id."""
+
+import logging
+import uuid
+
+from flask import Flask, jsonify, render_template, request
+from flask_babel import lazy_gettext as _l
+from werkzeug.exceptions import HTTPException
+
+from portal.extensions import db
+from portal.services.errors import ServiceError
+
+log = logging.getLogger(__name__)
+
+
+def _wants_json() -> bool:
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return request.path.startswith(("/api/", "/hooks/")) or best == "application/json"
+
+
+def _answer(status: int, message, extra: dict | None = None):
+    if _wants_json():
+        return jsonify({"error": str(message), **(extra or {})}), status
+    return render_template("error.html", status=status, message=message, extra=extra or {}), status
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(ServiceError)
+    def service_error(exc: ServiceError):
+        db.session.rollback()
+        data = exc.to_dict()
+        return _answer(exc.status, data.pop("error"), data)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        messages = {404: _l("Page not found."), 405: _l("This method is not allowed here."),
+                    400: _l("The request could not be understood.")}
+        return _answer(exc.code or 500, messages.get(exc.code, exc.description or exc.name))
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        db.session.rollback()
+        incident = uuid.uuid4().hex[:12]
+        log.exception("unhandled error (incident %s)", incident)
+        return _answer(500, _l("Something went wrong on our side (incident %(id)s).", id=incident),
+                       {"incident": incident})

@@ -1,0 +1,182 @@
+"""The tenant scope, and row-level security on PostgreSQL: a tenant cannot touch another's rows."""
+
+import uuid
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
+
+from portal import tenancy
+from portal.extensions import db
+from portal.models import DataRecord, Execution, Script, Tenant, User
+from tests.conftest import backend
+
+TABLES = ("scripts", "executions", "data_records")
+
+
+def test_scopes_nest_and_restore():
+    assert tenancy.current_scope() == tenancy.NO_SCOPE and tenancy.current_tenant() is None
+    with tenancy.system_scope():
+        assert tenancy.is_system() and tenancy.current_tenant() is None
+        with tenancy.tenant_scope("t1") as scope:
+            assert scope.tenant_id == "t1" and tenancy.current_tenant() == "t1" and not tenancy.is_system()
+        assert tenancy.is_system()
+    token = tenancy.activate(tenancy.Scope(tenant_id="t2"))
+    assert tenancy.current_tenant() == "t2"
+    tenancy.deactivate(token)
+    assert tenancy.current_scope() == tenancy.NO_SCOPE
+
+
+@pytest.mark.parametrize("tenant_id", [None, ""])
+def test_tenant_scope_needs_a_tenant(tenant_id):
+    with pytest.raises(ValueError):
+        tenancy.tenant_scope(tenant_id)
+
+
+def test_scope_is_restored_when_the_block_raises():
+    with pytest.raises(RuntimeError), tenancy.tenant_scope("t1"):
+        raise RuntimeError("boom")
+    assert tenancy.current_scope() == tenancy.NO_SCOPE
+
+
+@pytest.fixture
+def two_tenants(app, db_session, make_tenant, make_script, make_user):
+    """Tenants a and b, each with a script, an execution and a data record; plus a superadmin."""
+    if backend(app) != "postgresql":
+        pytest.skip("row-level security exists on PostgreSQL only; SQLite relies on the service layer")
+    tenants = {}
+    for key in ("a", "b"):
+        tenant = make_tenant(slug=f"{key}-{uuid.uuid4().hex[:6]}")
+        script = make_script(tenant, name=f"job-{key}")
+        with tenancy.system_scope():
+            db.session.add_all([
+                Execution(tenant_id=tenant.id, script_id=script.id, trigger="manual"),
+                DataRecord(tenant_id=tenant.id, collection="orders", data={"owner": key}),
+            ])
+            db.session.commit()
+        tenants[key] = tenant.id
+    make_user(role="superadmin")
+    make_user(role="developer", tenant=tenants["a"])
+    db.session.commit()  # end the factories' transaction: the raw connections below must not wait on it
+    return tenants
+
+
+@contextmanager
+def app_role(app, tenant_id: str | None = None, system: bool = False):
+    """A raw connection as the app role with the given scope; everything is rolled back afterwards."""
+    with db.engine.connect() as connection, connection.begin() as transaction:
+        connection.execute(text(f"SET LOCAL ROLE {app.config['JSR_DB_APP_ROLE']}"))
+        connection.execute(text("SELECT set_config('app.tenant_id', :tenant, true),"
+                                " set_config('app.system', :system, true)"),
+                           {"tenant": tenant_id or "", "system": "on" if system else "off"})
+        yield connection
+        transaction.rollback()
+
+
+def refused(connection, sql: str, **params) -> str:
+    """Run `sql` in a savepoint and return the database's refusal."""
+    savepoint = connection.begin_nested()
+    with pytest.raises(DBAPIError) as caught:
+        connection.execute(text(sql), params)
+    savepoint.rollback()
+    return str(caught.value.orig)
+
+
+def count(connection, table: str, **where) -> int:
+    clause = " AND ".join(f"{column} = :{column}" for column in where) or "true"
+    return connection.execute(text(f"SELECT count(*) FROM {table} WHERE {clause}"), where).scalar()
+
+
+def test_tenant_sees_and_changes_only_its_own_rows(app, two_tenants):
+    a, b = two_tenants["a"], two_tenants["b"]
+    with app_role(app, tenant_id=a) as connection:
+        for table in TABLES:
+            assert count(connection, table) == 1 and count(connection, table, tenant_id=a) == 1
+            assert count(connection, table, tenant_id=b) == 0
+            updated = connection.execute(
+                text(f"UPDATE {table} SET tenant_id = tenant_id WHERE tenant_id = :b"), {"b": b})
+            assert updated.rowcount == 0
+            deleted = connection.execute(text(f"DELETE FROM {table} WHERE tenant_id = :b"), {"b": b})
+            assert deleted.rowcount == 0
+        assert connection.execute(text("SELECT array_agg(id) FROM tenants")).scalar() == [a]
+    with app_role(app, system=True) as connection:  # b's rows are untouched
+        assert all(count(connection, table, tenant_id=b) == 1 for table in TABLES)
+
+
+def test_tenant_cannot_write_rows_of_another_tenant(app, two_tenants):
+    a, b = two_tenants["a"], two_tenants["b"]
+    with app_role(app, tenant_id=a) as connection:
+        script_id = connection.execute(text("SELECT id FROM scripts")).scalar()
+        assert "row-level security" in refused(
+            connection,
+            "INSERT INTO scripts (id, tenant_id, name, source, type) VALUES (:id, :b, 'x', '1', 'oneoff')",
+            id=str(uuid.uuid4()), b=b)
+        assert "row-level security" in refused(
+            connection,
+            "INSERT INTO executions (id, tenant_id, script_id, \"trigger\") VALUES (:id, :b, :s, 'api')",
+            id=str(uuid.uuid4()), b=b, s=script_id)
+        assert "row-level security" in refused(
+            connection,
+            "INSERT INTO data_records (id, tenant_id, collection, data) VALUES (:id, :b, 'c', '{}')",
+            id=str(uuid.uuid4()), b=b)
+        # Moving an own row to another tenant is refused too (WITH CHECK).
+        assert "row-level security" in refused(connection, "UPDATE scripts SET tenant_id = :b", b=b)
+
+
+def test_system_scope_sees_all_and_no_scope_sees_nothing(app, two_tenants):
+    with app_role(app, system=True) as connection:
+        assert all(count(connection, table) == 2 for table in TABLES)
+        assert count(connection, "users") == 2 and count(connection, "tenants") == 2
+    with app_role(app) as connection:
+        assert all(count(connection, table) == 0 for table in (*TABLES, "users", "tenants"))
+
+
+def test_users_without_tenant_are_visible_in_system_scope_only(app, two_tenants):
+    with app_role(app, tenant_id=two_tenants["a"]) as connection:
+        assert connection.execute(text("SELECT array_agg(role) FROM users")).scalar() == ["developer"]
+    with app_role(app, system=True) as connection:
+        assert count(connection, "users", role="superadmin") == 1
+
+
+def test_orm_queries_without_tenant_filter_are_scoped(app, two_tenants):
+    a, b = two_tenants["a"], two_tenants["b"]
+    db.session.expunge_all()  # the identity map would answer get() without asking the database
+    with tenancy.tenant_scope(a):
+        assert [s.tenant_id for s in db.session.scalars(select(Script))] == [a]
+        assert db.session.scalar(select(func.count()).select_from(Execution)) == 1
+        assert db.session.scalar(select(Tenant.id)) == a
+        other = db.session.scalar(select(Script.id).where(Script.tenant_id == b))
+        assert other is None
+    assert db.session.scalars(select(Script)).all() == []  # back outside any scope: fail closed
+    with tenancy.system_scope():
+        assert {s.tenant_id for s in db.session.scalars(select(Script))} == {a, b}
+        assert db.session.scalar(select(func.count()).select_from(User)) == 2
+
+
+def test_entering_a_scope_rebinds_the_open_transaction(app, two_tenants):
+    a = two_tenants["a"]
+    with tenancy.system_scope():
+        assert db.session.scalar(select(func.count()).select_from(Script)) == 2
+        assert db.session().in_transaction()
+        with tenancy.tenant_scope(a):  # same transaction, narrower scope
+            assert db.session.scalar(select(func.count()).select_from(Script)) == 1
+        assert db.session.scalar(select(func.count()).select_from(Script)) == 2
+
+
+def test_orm_insert_for_another_tenant_is_refused(app, two_tenants):
+    a, b = two_tenants["a"], two_tenants["b"]
+    with tenancy.tenant_scope(a):
+        db.session.add(DataRecord(tenant_id=b, collection="orders", data={"forged": True}))
+        with pytest.raises(DBAPIError, match="row-level security"):
+            db.session.flush()
+    db.session.rollback()
+    with tenancy.system_scope():
+        forged = select(func.count()).select_from(DataRecord).where(DataRecord.tenant_id == b)
+        assert db.session.scalar(forged) == 1
+
+
+def test_leaving_a_scope_after_a_database_error_keeps_that_error(app, two_tenants):
+    with pytest.raises(DBAPIError, match="division by zero"), tenancy.tenant_scope(two_tenants["a"]):
+        db.session.execute(text("SELECT 1 / 0"))  # aborts the transaction in PostgreSQL
+    assert db.session.scalars(select(Script)).all() == []  # usable again, and outside any scope

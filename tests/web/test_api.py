@@ -1,0 +1,132 @@
+"""The JSON API end to end through the Flask test client (bearer tokens)."""
+
+import pytest
+
+from portal.services import accounts
+from portal.services.rbac import Actor
+
+SOURCE = "function main(input) {\n  return {echo: input};\n}\n"
+
+
+@pytest.fixture
+def api(client, make_tenant, make_user):
+    """api(role) -> (call, tenant): call(method, path, json=...) with a bearer token of that role."""
+
+    def _make(role="org_admin", tenant=None):
+        tenant = tenant or make_tenant()
+        user = make_user(role=role, tenant=tenant)
+        secret, _ = accounts.create_token(Actor.system(), user.id, "test")
+
+        def call(method, path, **kwargs):
+            headers = {"Authorization": f"Bearer {secret}", **kwargs.pop("headers", {})}
+            return client.open(f"/api/v1{path}", method=method, headers=headers, **kwargs)
+
+        return call, tenant
+
+    return _make
+
+
+def test_requires_authentication(client, db_session):
+    response = client.get("/api/v1/scripts")
+    assert response.status_code == 401 and "Bearer" in response.get_json()["error"]
+    bad = client.get("/api/v1/scripts", headers={"Authorization": "Bearer nope"})
+    assert bad.status_code == 401
+
+
+def test_script_crud_versions_rollback_and_run(api, db_session):
+    call, _ = api()
+    created = call("POST", "/scripts", json={"name": "Echo", "type": "oneoff", "source": SOURCE})
+    assert created.status_code == 201, created.get_json()
+    script_id = created.get_json()["id"]
+    assert call("GET", f"/scripts/{script_id}").get_json()["source"] == SOURCE
+    changed = call("PATCH", f"/scripts/{script_id}", json={"source": SOURCE.replace("echo", "said")})
+    assert changed.get_json()["version"] == 2
+    versions = call("GET", f"/scripts/{script_id}/versions").get_json()["items"]
+    assert [v["version"] for v in versions] == [2, 1]
+    assert call("GET", f"/scripts/{script_id}/versions/1").get_json()["source"] == SOURCE
+    rolled = call("POST", f"/scripts/{script_id}/rollback", json={"version": 1}).get_json()
+    assert rolled["version"] == 3 and rolled["source"] == SOURCE
+    run = call("POST", f"/scripts/{script_id}/run", json={"input": {"n": 1}})
+    body = run.get_json()
+    assert run.status_code == 200 and body["status"] == "completed" and body["output"] == {"echo": {"n": 1}}
+    listed = call("GET", f"/executions?script_id={script_id}&status=completed").get_json()["items"]
+    assert [e["id"] for e in listed] == [body["id"]]
+    assert call("GET", f"/executions/{body['id']}").get_json()["script_version"] == 3
+    assert call("POST", f"/scripts/{script_id}/status", json={"status": "active"}).get_json()["status"] == "active"
+    assert call("DELETE", f"/scripts/{script_id}").status_code == 204
+    assert call("GET", f"/scripts/{script_id}").status_code == 404
+
+
+def test_validation_errors_are_per_field(api, db_session):
+    call, _ = api()
+    response = call("POST", "/scripts", json={"name": "", "type": "scheduled", "source": "function main( {",
+                                              "cron_expression": "nope"})
+    body = response.get_json()
+    assert response.status_code == 422
+    assert {"name", "source", "cron_expression"} <= set(body["fields"])
+    assert body["source_line"] == 1 and call("GET", "/scripts").get_json()["items"] == []
+
+
+def test_malformed_json(api, db_session):
+    call, _ = api()
+    response = call("POST", "/scripts", data="{not json", content_type="application/json")
+    assert response.status_code == 400 and response.get_json()["error"] == "The request body is not valid JSON."
+    listed = call("GET", "/executions?limit=abc")
+    assert listed.status_code == 422 and "limit" in listed.get_json()["fields"]
+
+
+def test_errors_are_translated(api, db_session):
+    call, _ = api()
+    response = call("POST", "/scripts", data="{", content_type="application/json",
+                    headers={"Accept-Language": "ru"})
+    assert response.status_code == 400 and response.get_json()["error"] != "The request body is not valid JSON."
+
+
+def test_duplicate_name_conflicts(api, db_session):
+    call, _ = api()
+    payload = {"name": "Same", "type": "oneoff", "source": SOURCE}
+    assert call("POST", "/scripts", json=payload).status_code == 201
+    again = call("POST", "/scripts", json=payload)
+    assert again.status_code == 422 and "name" in again.get_json()["fields"]
+
+
+def test_cross_tenant_access_is_not_found(api, db_session):
+    alice, _ = api()
+    bob, _ = api()
+    script_id = alice("POST", "/scripts", json={"name": "Mine", "type": "oneoff", "source": SOURCE}).get_json()["id"]
+    assert bob("GET", f"/scripts/{script_id}").status_code == 404
+    assert bob("PATCH", f"/scripts/{script_id}", json={"description": "x"}).status_code == 404
+    assert bob("POST", f"/scripts/{script_id}/run", json={}).status_code == 404
+    assert bob("DELETE", f"/scripts/{script_id}").status_code == 404
+    assert bob("GET", "/scripts").get_json()["items"] == []
+
+
+def test_unknown_tenant(api, db_session):
+    call, _ = api()
+    assert call("GET", "/scripts?tenant=no-such-tenant").status_code == 404
+
+
+def test_viewer_token_is_read_only(api, db_session, make_user):
+    admin, tenant = api()
+    script_id = admin("POST", "/scripts", json={"name": "Job", "type": "oneoff", "source": SOURCE}).get_json()["id"]
+    viewer, _ = api(role="viewer", tenant=tenant)
+    assert viewer("GET", f"/scripts/{script_id}").status_code == 200
+    assert viewer("POST", f"/scripts/{script_id}/run", json={}).status_code == 403
+    assert viewer("PATCH", f"/scripts/{script_id}", json={"description": "x"}).status_code == 403
+    developer, _ = api(role="developer", tenant=tenant)
+    assert developer("DELETE", f"/scripts/{script_id}").status_code == 403
+    assert developer("POST", f"/scripts/{script_id}/run", json={}).status_code == 200
+
+
+def test_openapi_matches_the_routes(app, client):
+    document = client.get("/api/v1/openapi.json").get_json()
+    documented = {(path, method.upper()) for path, item in document["paths"].items()
+                  for method in item if method != "parameters"}
+    implemented = set()
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.startswith("api."):
+            path = rule.rule.removeprefix("/api/v1")
+            for converter in ("<int:number>", "<script_id>", "<execution_id>"):
+                path = path.replace(converter, "{" + converter.strip("<>").split(":")[-1] + "}")
+            implemented |= {(path, m) for m in rule.methods - {"HEAD", "OPTIONS"}}
+    assert documented == implemented

@@ -1,0 +1,49 @@
+"""Session login with CSRF-protected forms and throttling."""
+
+import re
+
+import pytest
+
+from portal.services.rbac import Role
+
+
+@pytest.fixture
+def csrf_app(app):
+    app.config["WTF_CSRF_ENABLED"] = True
+    yield app
+    app.config["WTF_CSRF_ENABLED"] = False
+
+
+def _token(html: str) -> str:
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
+
+
+def test_login_logout_with_csrf(csrf_app, db_session, make_tenant, make_user):
+    client = csrf_app.test_client()
+    user = make_user(role=Role.DEVELOPER.value, tenant=make_tenant(), password="correct-horse")
+    page = client.get("/login")
+    no_token = client.post("/login", data={"email": user.email, "password": "correct-horse"})
+    assert no_token.status_code == 400  # CSRF rejected
+    response = client.post("/login", data={"email": user.email, "password": "correct-horse",
+                                           "csrf_token": _token(page.text)})
+    assert response.status_code == 302
+    home = client.get("/")
+    assert home.status_code == 200 and user.email in home.text
+
+
+def test_wrong_password_then_lockout(app, client, db_session, make_tenant, make_user):
+    user = make_user(role="viewer", tenant=make_tenant(), password="correct-horse")
+    for _ in range(app.config["JSR_LOGIN_ATTEMPTS"]):
+        assert client.post("/login", data={"email": user.email, "password": "wrong"}).status_code == 401
+    locked = client.post("/login", data={"email": user.email, "password": "correct-horse"})
+    assert locked.status_code == 401 and "Too many failed attempts" in locked.text
+
+
+def test_pages_need_login(client, db_session):
+    response = client.get("/")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_login_page_in_russian_and_uzbek(client, db_session):
+    assert "Войти" in client.get("/login?lang=ru").text
+    assert "Kirish" in client.get("/login?lang=uz").text

@@ -23,7 +23,9 @@ def main() -> None:
 
     workers = app.config["JSR_WORKERS"]
     consumer = huey.create_consumer(workers=workers, worker_type="thread", periodic=True)
-    consumer.run()
+    consumer.run()  # returns after SIGTERM/SIGINT, once running tasks have finished
+    with app.app_context():
+        runtime_service.pool().close()
 
 
 if __name__ == "__main__":

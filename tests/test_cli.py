@@ -1,0 +1,50 @@
+"""`flask jsr ...` commands against the test databases."""
+
+from sqlalchemy import func, select
+
+from portal.extensions import db
+from portal.models import Script, Tenant, User
+from portal.services import accounts
+from portal.tenancy import system_scope
+
+
+def _count(model) -> int:
+    with system_scope():
+        return db.session.scalar(select(func.count()).select_from(model))
+
+
+def test_seed_demo_is_idempotent(app, db_session):
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["jsr", "seed-demo"])
+    assert first.exit_code == 0, first.output
+    assert "admin@demo.test" in first.output
+    again = runner.invoke(args=["jsr", "seed-demo"])
+    assert again.exit_code == 0 and "already present" in again.output
+    assert _count(Tenant) == 1 and _count(User) == 3 and _count(Script) == 5
+    with system_scope():
+        types = set(db.session.scalars(select(Script.type)))
+        statuses = set(db.session.scalars(select(Script.status)))
+    assert types == {"scheduled", "http", "event", "oneoff", "embedded"} and statuses == {"active"}
+
+
+def test_create_tenant_user_token(app, db_session):
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["jsr", "create-tenant", "acme", "--name", "Acme"]).exit_code == 0
+    duplicate = runner.invoke(args=["jsr", "create-tenant", "acme"])
+    assert duplicate.exit_code != 0 and "already exists" in duplicate.output
+    bad = runner.invoke(args=["jsr", "create-tenant", "Not A Slug"])
+    assert bad.exit_code != 0 and "slug" in bad.output
+    user = runner.invoke(args=["jsr", "create-user", "ops@acme.test", "--tenant", "acme", "--role", "org_admin",
+                               "--password", "long-enough-pw"])
+    assert user.exit_code == 0, user.output
+    unknown = runner.invoke(args=["jsr", "create-user", "x@y.test", "--tenant", "nope", "--password", "long-enough"])
+    assert unknown.exit_code != 0 and "Unknown tenant" in unknown.output
+    token = runner.invoke(args=["jsr", "create-token", "ops@acme.test", "--role", "viewer"])
+    assert token.exit_code == 0 and token.output.startswith("jsr_")
+    actor = accounts.actor_for_token(token.output.strip())
+    assert actor.role == "viewer"
+
+
+def test_cleanup_reports_count(app, db_session):
+    result = app.test_cli_runner().invoke(args=["jsr", "cleanup", "--days", "1"])
+    assert result.exit_code == 0 and "deleted 0 executions" in result.output

@@ -25,6 +25,7 @@ from runtime.limits import ResourceLimits
 
 HANDLERS = ("main", "handler", "onEvent", "transformEvent", "transformBatch")
 PRELUDE_FRAME = "__jsr$"
+_HANDLER_LOOKUP = {name: f"\n;(typeof {name} === 'function' ? {name} : null)" for name in HANDLERS}
 SCRIPT_FILE = "script.js"
 _SYNTAX_GUARD = "throw 0;"  # prefixed when checking syntax: parses everything, runs nothing
 _FRAME = re.compile(r"^\s*at (?:(?P<fn>[^\s(]+) \()?(?P<file><input>|native)(?::(?P<line>\d+):(?P<col>\d+))?\)?")
@@ -209,12 +210,13 @@ class Engine:
             self._context.set_memory_limit(limits.memory_bytes)
             self._context.set_max_stack_size(limits.stack_bytes)
             self._prepare(request)
-            self._js(self._context.eval, compiled.source, during_eval=True)
             if request.handler not in HANDLERS:
                 raise _Abort(ScriptError(ErrorKind.RUNTIME, "ReferenceError",
                                          f"{request.handler!r} is not a handler name"))
-            handler = self._js(self._context.eval,
-                               f"typeof {request.handler} === 'function' ? {request.handler} : null")
+            # The appended expression makes the script's completion value its handler, as
+            # the script's own scope binds it (function, const or let), in the same eval.
+            handler = self._js(self._context.eval, compiled.source + _HANDLER_LOOKUP[request.handler],
+                               during_eval=True)
             self._js(self._start, handler, request.handler, json.dumps(request.input))
             self._drive(request, host, result)
         except _Abort as abort:
@@ -265,7 +267,6 @@ class Engine:
         """Run jobs, serve host requests and fire timers until the handler settles."""
         limits = request.limits
         jobs = 0
-        host_time = 0.0
         while True:
             while self._js(self._context.execute_pending_job):
                 jobs += 1
@@ -275,10 +276,7 @@ class Engine:
             polled = self._js(self._poll)
             state, batch = polled[0], polled[1:]
             if batch:
-                served = time.perf_counter()
                 responses = self._serve(request, host, json.loads(f"[{batch}]"), result)
-                host_time += time.perf_counter() - served
-                result.host_time_ms = host_time * 1000
                 self._js(self._deliver, responses)
                 continue
             if state != "0":
@@ -302,6 +300,7 @@ class Engine:
                 raise _Abort(ScriptError(ErrorKind.HOST_CALL_LIMIT, "HostCallLimitExceeded",
                                          f"more than {request.limits.host_calls} host API calls in one run"))
             result.host_calls += 1
+            started = time.perf_counter()
             answer = host.dispatch(HostCall(
                 tenant_id=request.tenant_id,
                 api=str(call.get("api")),
@@ -310,6 +309,10 @@ class Engine:
                 deadline=self._deadline,
                 run=request.context,
             ))
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            result.host_time_ms += elapsed_ms
+            result.host_call_timings.append({"api": call.get("api"), "method": call.get("method"),
+                                             "ms": round(elapsed_ms, 3), "ok": answer["ok"]})
             if time.monotonic() >= self._deadline:
                 raise _Abort(self._timeout_error())
             answer["id"] = call.get("id")
@@ -344,7 +347,7 @@ class Engine:
             result.error = ScriptError(ErrorKind.OUTPUT_TOO_LARGE, "OutputTooLarge",
                                        f"the output is {size} bytes; the limit is {limits.output_bytes}")
             return
-        result.output = json.loads(value)
+        result.output_json = value
 
     def _memory_used(self) -> int:
         try:

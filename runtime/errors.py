@@ -1,5 +1,7 @@
 """The error taxonomy and the structured result of every run."""
 
+import functools
+import json
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -47,13 +49,20 @@ class LogEntry:
 
 @dataclass
 class RunResult:
-    output: Any = None
+    # The handler's result as the JSON text the engine produced; `output` parses it on
+    # first use, so callers that only store or forward it never pay for a parse.
+    output_json: str = "null"
     logs: list[LogEntry] = field(default_factory=list)
     error: ScriptError | None = None
     duration_ms: float = 0.0
     memory_bytes: int = 0
     host_calls: int = 0
     host_time_ms: float = 0.0
+    host_call_timings: list[dict[str, Any]] = field(default_factory=list)  # api, method, ms, ok per call
+
+    @functools.cached_property
+    def output(self) -> Any:
+        return json.loads(self.output_json)
 
     @property
     def ok(self) -> bool:
@@ -76,6 +85,7 @@ class RunResult:
             "memory_bytes": self.memory_bytes,
             "host_calls": self.host_calls,
             "host_time_ms": round(self.host_time_ms, 3),
+            "host_call_timings": self.host_call_timings,
         }
 
 

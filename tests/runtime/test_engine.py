@@ -133,6 +133,7 @@ def test_async_handler_with_awaited_host_call(run, host):
     assert result.ok, result.error
     assert result.output == {"id": "r1", "collection": "orders", "data": {"n": 5}}
     assert result.host_calls == 1 and result.host_time_ms >= 0
+    assert [(t["api"], t["method"], t["ok"]) for t in result.host_call_timings] == [("db", "insert", True)]
     assert seen[0].api == "db" and seen[0].method == "insert" and seen[0].tenant_id == "tenant-a"
 
 

@@ -1,5 +1,6 @@
 """The /api/v1 routes: parse, call a service, present. No domain logic here."""
 
+import functools
 from datetime import datetime
 from typing import Any
 
@@ -8,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
 from portal.extensions import csrf, db
-from portal.services import executions, scripts
+from portal.services import executions, rbac, scripts
 from portal.services.errors import ServiceError, ValidationError
 from portal.web.api.auth import authenticate
 from portal.web.api.openapi import openapi_document
@@ -33,6 +34,20 @@ def _service_error(exc: ServiceError):
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException):
     return jsonify({"error": exc.description or exc.name}), exc.code
+
+
+def requires(permission: str):
+    """The view-level RBAC check; the service checks again."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            rbac.require(g.actor, permission, g.tenant_id)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
 
 
 def _body() -> dict[str, Any]:
@@ -80,6 +95,7 @@ def openapi():
 
 
 @bp.get("/scripts")
+@requires(rbac.SCRIPTS_READ)
 def list_scripts():
     found = scripts.list_scripts(g.actor, g.tenant_id, status=request.args.get("status"),
                                  type=request.args.get("type"), search=request.args.get("q"))
@@ -87,45 +103,53 @@ def list_scripts():
 
 
 @bp.post("/scripts")
+@requires(rbac.SCRIPTS_CREATE)
 def create_script():
     script = scripts.create(g.actor, g.tenant_id, _body())
     return jsonify(script_json(script, source=True)), 201
 
 
 @bp.get("/scripts/<script_id>")
+@requires(rbac.SCRIPTS_READ)
 def get_script(script_id: str):
     return jsonify(script_json(scripts.get(g.actor, g.tenant_id, script_id), source=True))
 
 
 @bp.patch("/scripts/<script_id>")
+@requires(rbac.SCRIPTS_UPDATE)
 def update_script(script_id: str):
     script = scripts.update(g.actor, g.tenant_id, script_id, _body())
     return jsonify(script_json(script, source=True))
 
 
 @bp.delete("/scripts/<script_id>")
+@requires(rbac.SCRIPTS_DELETE)
 def delete_script(script_id: str):
     scripts.delete(g.actor, g.tenant_id, script_id)
     return "", 204
 
 
 @bp.post("/scripts/<script_id>/status")
+@requires(rbac.SCRIPTS_UPDATE)
 def set_status(script_id: str):
     script = scripts.set_status(g.actor, g.tenant_id, script_id, str(_body().get("status", "")))
     return jsonify(script_json(script))
 
 
 @bp.get("/scripts/<script_id>/versions")
+@requires(rbac.SCRIPTS_READ)
 def list_versions(script_id: str):
     return jsonify({"items": [version_json(v) for v in scripts.versions(g.actor, g.tenant_id, script_id)]})
 
 
 @bp.get("/scripts/<script_id>/versions/<int:number>")
+@requires(rbac.SCRIPTS_READ)
 def get_version(script_id: str, number: int):
     return jsonify(version_json(scripts.version(g.actor, g.tenant_id, script_id, number), source=True))
 
 
 @bp.post("/scripts/<script_id>/rollback")
+@requires(rbac.SCRIPTS_UPDATE)
 def rollback(script_id: str):
     number = _body().get("version")
     if not isinstance(number, int) or isinstance(number, bool):
@@ -134,12 +158,14 @@ def rollback(script_id: str):
 
 
 @bp.post("/scripts/<script_id>/run")
+@requires(rbac.SCRIPTS_EXECUTE)
 def run_script(script_id: str):
     execution = executions.run_now(g.actor, g.tenant_id, script_id, _body().get("input"), trigger="api")
     return jsonify(execution_json(execution)), 200
 
 
 @bp.get("/executions")
+@requires(rbac.SCRIPTS_READ)
 def list_executions():
     found = executions.list_executions(
         g.actor, g.tenant_id, script_id=request.args.get("script_id"), status=request.args.get("status"),
@@ -149,10 +175,12 @@ def list_executions():
 
 
 @bp.get("/executions/<execution_id>")
+@requires(rbac.SCRIPTS_READ)
 def get_execution(execution_id: str):
     return jsonify(execution_json(executions.get(g.actor, g.tenant_id, execution_id)))
 
 
 @bp.post("/executions/<execution_id>/cancel")
+@requires(rbac.EXECUTIONS_CANCEL)
 def cancel_execution(execution_id: str):
     return jsonify(execution_json(executions.cancel(g.actor, g.tenant_id, execution_id)))

@@ -33,6 +33,7 @@ class Config:
         self.JSR_SOURCE_BYTES = _int("JSR_SOURCE_BYTES", 100 * 1024)
         self.JSR_MAX_CONCURRENT = _int("JSR_MAX_CONCURRENT", 16)
         self.JSR_TENANT_CONCURRENT = _int("JSR_TENANT_CONCURRENT", 5)
+        self.JSR_SCRIPT_CONCURRENT = _int("JSR_SCRIPT_CONCURRENT", 5)
         self.JSR_WORKERS = _int("JSR_WORKERS", os.cpu_count() or 2)
         self.JSR_RETENTION_DAYS = _int("JSR_RETENTION_DAYS", 30)
         self.JSR_LOGIN_ATTEMPTS = _int("JSR_LOGIN_ATTEMPTS", 5)

@@ -4,7 +4,7 @@ A context serves one run and must stay on the thread that made it, so each threa
 keeps its own prepared engine (prelude loaded) and builds the next one with
 `prepare()` when it is idle, off the request's path. Engines are never handed to
 another thread. `acquire()` enforces a global cap on concurrent runs and a per-tenant
-quota, waiting up to a bound before failing with RuntimeBusy.
+quota (and a per-script one), waiting up to a bound before failing with RuntimeBusy.
 """
 
 import threading
@@ -60,6 +60,7 @@ class RuntimePool:
         *,
         max_concurrent: int = 16,
         tenant_concurrency: int = 5,
+        script_concurrency: int = 5,
         acquire_timeout: float = 10.0,
         idle_ttl: float = 300.0,
         cache_size: int = 1000,
@@ -69,11 +70,13 @@ class RuntimePool:
         self.cache = CompilationCache(cache_size)
         self.max_concurrent = max_concurrent
         self.tenant_concurrency = tenant_concurrency
+        self.script_concurrency = script_concurrency
         self.acquire_timeout = acquire_timeout
         self.idle_ttl = idle_ttl
         self.stack_bytes = stack_bytes
         self._metrics = PoolMetrics()
         self._by_tenant: Counter[str] = Counter()
+        self._by_script: Counter[str] = Counter()
         self._cond = threading.Condition()
         self._local = threading.local()
         self._closed = False
@@ -105,10 +108,13 @@ class RuntimePool:
 
     # -- runs ------------------------------------------------------------------------
     @contextmanager
-    def acquire(self, tenant_id: str, tenant_limit: int | None = None) -> Iterator[Engine]:
-        """A fresh engine for one run of `tenant_id`, within the global and tenant quotas."""
-        limit = tenant_limit or self.tenant_concurrency
-        self._enter(tenant_id, limit)
+    def acquire(self, tenant_id: str, tenant_limit: int | None = None, script_id: str | None = None,
+                script_limit: int | None = None) -> Iterator[Engine]:
+        """A fresh engine for one run, within the global, tenant and (optional) script quotas."""
+        quotas = [(self._by_tenant, tenant_id, tenant_limit or self.tenant_concurrency)]
+        if script_id is not None:
+            quotas.append((self._by_script, script_id, script_limit or self.script_concurrency))
+        self._enter(quotas)
         slot = self._slot()
         try:
             engine = slot.take()
@@ -124,10 +130,13 @@ class RuntimePool:
             finally:
                 slot.spent = engine  # a used context cannot be reset: it is only ever freed
         finally:
-            self._leave(tenant_id)
+            self._leave(quotas)
 
-    def run(self, request: RunRequest, tenant_limit: int | None = None) -> RunResult:
-        """Check, run and account one request; quota failures come back as a BUSY result."""
+    def run(self, request: RunRequest, tenant_limit: int | None = None, script_limit: int | None = None) -> RunResult:
+        """Check, run and account one request; quota failures come back as a BUSY result.
+
+        The per-script quota applies when the request's context names a `scriptId`.
+        """
         too_large = source_size_error(request.source, request.limits.source_bytes)
         if too_large is not None:
             return RunResult(error=too_large)
@@ -135,12 +144,13 @@ class RuntimePool:
         if compiled.error is not None:
             return RunResult(error=compiled.error)
         try:
-            with self.acquire(request.tenant_id, tenant_limit) as engine:
+            with self.acquire(request.tenant_id, tenant_limit, request.context.get("scriptId"),
+                              script_limit) as engine:
                 return engine.run(request, compiled, self.host)
         except (RuntimeBusy, RuntimeClosed) as exc:
             return RunResult(error=ScriptError(ErrorKind.BUSY, type(exc).__name__, str(exc)))
 
-    def _enter(self, tenant_id: str, limit: int) -> None:
+    def _enter(self, quotas: list[tuple[Counter, str, int]]) -> None:
         started = time.monotonic()
         deadline = started + self.acquire_timeout
         with self._cond:
@@ -148,31 +158,34 @@ class RuntimePool:
             while True:
                 if self._closed:
                     raise RuntimeClosed("the runtime is shutting down")
-                if self._metrics.in_use < self.max_concurrent and self._by_tenant[tenant_id] < limit:
+                if self._metrics.in_use < self.max_concurrent and all(
+                        running[key] < limit for running, key, limit in quotas):
                     break
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     self._metrics.rejected += 1
-                    raise RuntimeBusy(
-                        f"no run slot for tenant {tenant_id} within {self.acquire_timeout:g}s "
-                        f"(tenant limit {limit}, global limit {self.max_concurrent})")
+                    limits = ", ".join(f"{key}: {limit}" for _, key, limit in quotas)
+                    raise RuntimeBusy(f"no run slot within {self.acquire_timeout:g}s (limits {limits}; "
+                                      f"global {self.max_concurrent})")
                 waited = True
                 self._cond.wait(remaining)
             self._metrics.in_use += 1
-            self._by_tenant[tenant_id] += 1
+            for running, key, _ in quotas:
+                running[key] += 1
             if waited:
                 waited_ms = (time.monotonic() - started) * 1000
                 self._metrics.waits += 1
                 self._metrics.wait_ms_total += waited_ms
                 self._metrics.wait_ms_max = max(self._metrics.wait_ms_max, waited_ms)
 
-    def _leave(self, tenant_id: str) -> None:
+    def _leave(self, quotas: list[tuple[Counter, str, int]]) -> None:
         with self._cond:
             self._metrics.in_use -= 1
             self._metrics.discarded += 1
-            self._by_tenant[tenant_id] -= 1
-            if self._by_tenant[tenant_id] <= 0:
-                del self._by_tenant[tenant_id]
+            for running, key, _ in quotas:
+                running[key] -= 1
+                if running[key] <= 0:
+                    del running[key]
             self._cond.notify_all()
 
     def _count(self, **deltas: int) -> None:
@@ -185,6 +198,7 @@ class RuntimePool:
         with self._cond:
             data = dict(vars(self._metrics))
             data["tenants_running"] = dict(self._by_tenant)
+            data["scripts_running"] = dict(self._by_script)
         data["cache_entries"] = len(self.cache)
         data["cache_hits"] = self.cache.hits
         data["cache_misses"] = self.cache.misses

@@ -131,7 +131,8 @@ def execute(execution_id: str, *, handler: str | None = None) -> Execution:
                  "trigger": {"type": execution.trigger, "attempt": execution.attempt}},
         limits=runtime_service.limits_for(script, tenant),
     )
-    result = runtime_service.run(request, tenant_limit=tenant.max_concurrency)
+    script_limit = min(script.concurrency, tenant.max_concurrency) if script.concurrency else None
+    result = runtime_service.run(request, tenant_limit=tenant.max_concurrency, script_limit=script_limit)
     record_result(execution, result)
     db.session.commit()
     return execution

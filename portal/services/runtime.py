@@ -12,6 +12,7 @@ def init_app(app: Flask) -> None:
         HostRegistry(),
         max_concurrent=app.config["JSR_MAX_CONCURRENT"],
         tenant_concurrency=app.config["JSR_TENANT_CONCURRENT"],
+        script_concurrency=app.config["JSR_SCRIPT_CONCURRENT"],
     )
 
     @app.after_request
@@ -26,10 +27,10 @@ def pool() -> RuntimePool:
     return current_app.extensions[EXTENSION_KEY]
 
 
-def run(request: RunRequest, tenant_limit: int | None = None) -> RunResult:
+def run(request: RunRequest, tenant_limit: int | None = None, script_limit: int | None = None) -> RunResult:
     if has_request_context():
         g.jsr_ran = True
-    return pool().run(request, tenant_limit=tenant_limit)
+    return pool().run(request, tenant_limit=tenant_limit, script_limit=script_limit)
 
 
 def default_limits() -> ResourceLimits:

@@ -126,3 +126,24 @@ def test_close_drains_running_work_and_refuses_new_runs():
     release.set()
     holder.join(5)
     assert pool.close(timeout=5) is True
+
+
+def test_script_quota_is_separate_from_the_tenant_quota():
+    pool = RuntimePool(tenant_concurrency=5, script_concurrency=1, acquire_timeout=0.1)
+    entered, release = threading.Semaphore(0), threading.Event()
+
+    def hold():
+        with pool.acquire("t", script_id="s1"):
+            entered.release()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert entered.acquire(timeout=5)
+    same_script = pool.run(RunRequest(source="function main() {}", tenant_id="t", context={"scriptId": "s1"}))
+    other_script = pool.run(RunRequest(source="function main() { return 2 }", tenant_id="t",
+                                       context={"scriptId": "s2"}))
+    assert same_script.error.kind is ErrorKind.BUSY and other_script.output == 2
+    assert pool.metrics()["scripts_running"] == {"s1": 1}
+    release.set()
+    holder.join(5)

@@ -6,9 +6,8 @@ from typing import Any
 
 from flask import Blueprint, g, jsonify, request
 from flask_babel import lazy_gettext as _l
-from werkzeug.exceptions import HTTPException
 
-from portal.extensions import csrf, db
+from portal.extensions import csrf
 from portal.services import executions, rbac, scripts
 from portal.services.errors import ServiceError, ValidationError
 from portal.web.api.auth import authenticate
@@ -23,17 +22,6 @@ csrf.exempt(bp)  # bearer-token calls carry no CSRF token; session calls are che
 def _authenticate():
     if request.endpoint != "api.openapi":
         authenticate()
-
-
-@bp.errorhandler(ServiceError)
-def _service_error(exc: ServiceError):
-    db.session.rollback()
-    return jsonify(exc.to_dict()), exc.status
-
-
-@bp.errorhandler(HTTPException)
-def _http_error(exc: HTTPException):
-    return jsonify({"error": exc.description or exc.name}), exc.code
 
 
 def requires(permission: str):

@@ -5,7 +5,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from portal.extensions import db
 from portal.models import Execution, Script, Tenant
@@ -167,6 +167,23 @@ def cancel(actor: Actor, tenant_id: str, execution_id: str) -> Execution:
     db.session.commit()
     db.session.refresh(execution)
     return execution
+
+
+@in_system
+def reap_stale(grace_seconds: int = 60) -> int:
+    """Fail executions still `running` well past any time limit: their worker died (a crash
+    of the process, a kill). Without this they would stay running forever."""
+    # A tenant may allow runs longer than the default: wait for the longest any run may take.
+    longest_ms = max(current_app.config["JSR_TIMEOUT_MS"],
+                     db.session.scalar(select(func.max(Tenant.max_timeout_ms))) or 0)
+    cutoff = datetime.now(UTC) - timedelta(milliseconds=longest_ms, seconds=grace_seconds)
+    reaped = db.session.execute(
+        update(Execution).where(Execution.status == "running", Execution.started_at < cutoff)
+        .values(status="failed", finished_at=datetime.now(UTC),
+                error={"kind": "internal", "type": "WorkerLost", "line": None, "column": None, "stack": "",
+                       "message": "the worker running this execution stopped before it finished"}))
+    db.session.commit()
+    return reaped.rowcount
 
 
 @in_system

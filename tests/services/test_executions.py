@@ -111,3 +111,25 @@ def test_enqueue_runs_through_the_task_queue(db_session, make_tenant, make_user)
     assert queued.status == "pending"  # the caller's copy; the inline (immediate) task ran it
     with system_scope():
         assert db.session.get(Execution, queued.id, populate_existing=True).output == 2
+
+
+def test_reap_stale_running_executions(app, db_session, make_tenant, make_user):
+    tenant = make_tenant()
+    actor, script = _script(make_user, tenant, "function main() { return 1 }")
+    with tenant_scope(tenant.id):
+        lost = executions.create_pending(actor, script, trigger="manual")
+        recent = executions.create_pending(actor, script, trigger="manual")
+        lost_id, recent_id = lost.id, recent.id
+        db.session.commit()
+    long_ago = datetime.now(UTC) - timedelta(hours=2)
+    with system_scope():
+        db.session.execute(update(Execution).where(Execution.id == lost_id)
+                           .values(status="running", started_at=long_ago))
+        db.session.execute(update(Execution).where(Execution.id == recent_id)
+                           .values(status="running", started_at=datetime.now(UTC)))
+        db.session.commit()
+    assert executions.reap_stale() == 1
+    with system_scope():
+        reaped = db.session.get(Execution, lost_id, populate_existing=True)
+        assert reaped.status == "failed" and reaped.error["type"] == "WorkerLost"
+        assert db.session.get(Execution, recent_id, populate_existing=True).status == "running"

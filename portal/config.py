@@ -35,6 +35,7 @@ class Config:
         self.JSR_TENANT_CONCURRENT = _int("JSR_TENANT_CONCURRENT", 5)
         self.JSR_SCRIPT_CONCURRENT = _int("JSR_SCRIPT_CONCURRENT", 5)
         self.JSR_WORKERS = _int("JSR_WORKERS", os.cpu_count() or 2)
+        self.JSR_WORKER_TYPE = env.get("JSR_WORKER_TYPE", "process")  # or "thread"
         self.JSR_RETENTION_DAYS = _int("JSR_RETENTION_DAYS", 30)
         self.JSR_LOGIN_ATTEMPTS = _int("JSR_LOGIN_ATTEMPTS", 5)
         self.BABEL_DEFAULT_LOCALE = "en"

@@ -184,9 +184,7 @@ class Engine:
         self.spent = False
         self._context = quickjs.Context()
         self._context.set_max_stack_size(stack_bytes)
-        # The prelude evaluates to the driver; it is parked on a global only until each
-        # method is fetched, and removed before any user code exists.
-        self._context.eval(f"globalThis.__jsr$driver = {prelude_source()}")
+        self._context.eval(prelude_source())  # parks the driver on globalThis.__jsr$driver
         methods = [self._context.eval(f"__jsr$driver.{name}") for name in _DRIVER_METHODS]
         self._context.eval("delete globalThis.__jsr$driver")
         (self._setup, self._start, self._poll, self._deliver, self._next_timer_at, self._fire_timers,

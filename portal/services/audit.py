@@ -2,9 +2,13 @@
 
 from typing import Any
 
+from sqlalchemy import select
+
 from portal.extensions import db
 from portal.models import AuditEvent
+from portal.services import rbac
 from portal.services.rbac import Actor
+from portal.services.scope import in_tenant
 
 
 def record(actor: Actor, action: str, *, tenant_id: str | None, target_type: str, target_id: str | None,
@@ -31,3 +35,17 @@ def diff_summary(before: dict[str, Any], after: dict[str, Any]) -> tuple[str, di
             parts.append(f"{key}: {old!r} → {new!r}")
             changes[key] = {"before": old, "after": new}
     return "; ".join(parts), changes
+
+
+@in_tenant
+def list_events(actor: Actor, tenant_id: str, *, target_id: str | None = None, action: str | None = None,
+                limit: int = 50, offset: int = 0) -> list[AuditEvent]:
+    """The tenant's trail, newest first (org admins and superadmins)."""
+    rbac.require(actor, rbac.AUDIT_READ, tenant_id)
+    query = select(AuditEvent).where(AuditEvent.tenant_id == tenant_id)
+    if target_id:
+        query = query.where(AuditEvent.target_id == target_id)
+    if action:
+        query = query.where(AuditEvent.action == action)
+    query = query.order_by(AuditEvent.created_at.desc()).limit(max(1, min(limit, 500))).offset(max(0, offset))
+    return list(db.session.scalars(query))

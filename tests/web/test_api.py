@@ -130,3 +130,17 @@ def test_openapi_matches_the_routes(app, client):
                 path = path.replace(converter, "{" + converter.strip("<>").split(":")[-1] + "}")
             implemented |= {(path, m) for m in rule.methods - {"HEAD", "OPTIONS"}}
     assert documented == implemented
+
+
+def test_audit_trail_for_admins_only(api, db_session):
+    admin, tenant = api()
+    script_id = admin("POST", "/scripts", json={"name": "Job", "type": "oneoff", "source": SOURCE}).get_json()["id"]
+    admin("PATCH", f"/scripts/{script_id}", json={"description": "changed"})
+    admin("POST", f"/scripts/{script_id}/run", json={})
+    trail = admin("GET", f"/audit?target_id={script_id}").get_json()["items"]
+    assert [e["action"] for e in trail] == ["script.run", "script.update", "script.create"]
+    assert "description" in trail[1]["summary"]
+    developer, _ = api(role="developer", tenant=tenant)
+    assert developer("GET", "/audit").status_code == 403
+    other, _ = api()
+    assert other("GET", f"/audit?target_id={script_id}").get_json()["items"] == []

@@ -119,6 +119,14 @@ def openapi_document() -> dict[str, Any]:
                 "parameters": [_path("execution_id")],
                 "post": _op("Cancel a pending execution", {"200": _json(_ref("Execution"))}),
             },
+            "/audit": {
+                "get": _op("The tenant's audit trail, newest first (org admins)", {"200": _list_of("AuditEvent")},
+                           parameters=[
+                               _query("target_id", {"type": "string"}, "Only events about this target"),
+                               _query("action", {"type": "string"}, "e.g. script.update, script.rollback"),
+                               _query("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "Page size (50)"),
+                               _query("offset", {"type": "integer", "minimum": 0}, "Skip this many")]),
+            },
             "/openapi.json": {
                 "get": {"summary": "This document", "security": [], "responses": {"200": {"description": "OK"}}},
             },
@@ -173,6 +181,10 @@ def openapi_document() -> dict[str, Any]:
                         "line": {"type": ["integer", "null"]}, "column": {"type": ["integer", "null"]},
                         "stack": {"type": "string"}}},
                     "created_at": _TIME, "started_at": _TIME, "finished_at": _TIME}},
+                "AuditEvent": {"type": "object", "properties": {
+                    "id": _ID, "action": {"type": "string"}, "user_id": {"type": ["string", "null"]},
+                    "target_type": {"type": "string"}, "target_id": {"type": ["string", "null"]},
+                    "summary": {"type": "string"}, "details": {"type": "object"}, "created_at": _TIME}},
                 "Execution": {"allOf": [_ref("ExecutionSummary"), {"type": "object", "properties": {
                     "input": {}, "output": {},
                     "logs": {"type": "array", "items": {"type": "object", "properties": {

@@ -44,3 +44,9 @@ def execution_json(execution, detail: bool = True) -> dict[str, Any]:
     if detail:
         data.update(input=execution.input, output=execution.output, logs=execution.logs or [])
     return data
+
+
+def audit_json(event) -> dict[str, Any]:
+    return {"id": event.id, "action": event.action, "user_id": event.user_id, "target_type": event.target_type,
+            "target_id": event.target_id, "summary": event.summary, "details": event.details,
+            "created_at": _time(event.created_at)}

@@ -8,11 +8,11 @@ from flask import Blueprint, g, jsonify, request
 from flask_babel import lazy_gettext as _l
 
 from portal.extensions import csrf
-from portal.services import executions, rbac, scripts
+from portal.services import audit, executions, rbac, scripts
 from portal.services.errors import ServiceError, ValidationError
 from portal.web.api.auth import authenticate
 from portal.web.api.openapi import openapi_document
-from portal.web.api.presenters import execution_json, script_json, version_json
+from portal.web.api.presenters import audit_json, execution_json, script_json, version_json
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # bearer-token calls carry no CSRF token; session calls are checked in authenticate()
@@ -172,3 +172,12 @@ def get_execution(execution_id: str):
 @requires(rbac.EXECUTIONS_CANCEL)
 def cancel_execution(execution_id: str):
     return jsonify(execution_json(executions.cancel(g.actor, g.tenant_id, execution_id)))
+
+
+@bp.get("/audit")
+@requires(rbac.AUDIT_READ)
+def list_audit():
+    found = audit.list_events(g.actor, g.tenant_id, target_id=request.args.get("target_id"),
+                              action=request.args.get("action"), limit=_int_arg("limit", 50),
+                              offset=_int_arg("offset", 0))
+    return jsonify({"items": [audit_json(e) for e in found]})

@@ -6,7 +6,7 @@ from flask_babel import get_locale
 import tasks
 from portal import models, tenancy  # noqa: F401  (models: tables known to Flask-Migrate)
 from portal.cli import jsr
-from portal.config import INSTANCE, ROOT, Config
+from portal.config import ROOT, Config
 from portal.extensions import babel, csrf, db, login, migrate
 from portal.services import executions
 from portal.services import runtime as runtime_service
@@ -16,14 +16,15 @@ from portal.web import session as session_wiring
 
 def create_app(overrides: dict | None = None) -> Flask:
     """Build the app; `overrides` (tests) win over the environment."""
+    config = Config()
     app = Flask(
         __name__,
         root_path=str(ROOT),
-        instance_path=str(INSTANCE),
+        instance_path=str(config.INSTANCE_PATH),
         template_folder="templates",
         static_folder="static",
     )
-    app.config.from_object(Config())
+    app.config.from_object(config)
     app.config.update(overrides or {})
 
     db.init_app(app)

@@ -8,7 +8,6 @@ import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-INSTANCE = Path(os.environ.get("JSR_INSTANCE_PATH", ROOT / "instance"))
 
 
 def _int(name: str, default: int) -> int:
@@ -20,10 +19,11 @@ class Config:
 
     def __init__(self) -> None:
         env = os.environ
-        self.SECRET_KEY = env.get("SECRET_KEY") or _instance_secret("secret_key")
-        self.SQLALCHEMY_DATABASE_URI = env.get("DATABASE_URL", f"sqlite:///{INSTANCE / 'jsr.sqlite3'}")
-        self.HUEY_URL = env.get("HUEY_URL", f"sqlite:///{INSTANCE / 'huey.sqlite3'}")
-        self.JSR_SECRETS_KEY = env.get("JSR_SECRETS_KEY") or _instance_secret("secrets_key")
+        self.INSTANCE_PATH = instance = Path(env.get("JSR_INSTANCE_PATH", ROOT / "instance"))
+        self.SECRET_KEY = env.get("SECRET_KEY") or _instance_secret(instance, "secret_key")
+        self.SQLALCHEMY_DATABASE_URI = env.get("DATABASE_URL", f"sqlite:///{instance / 'jsr.sqlite3'}")
+        self.HUEY_URL = env.get("HUEY_URL", f"sqlite:///{instance / 'huey.sqlite3'}")
+        self.JSR_SECRETS_KEY = env.get("JSR_SECRETS_KEY") or _instance_secret(instance, "secrets_key")
         # PostgreSQL role the app switches to so that row-level security applies.
         self.JSR_DB_APP_ROLE = env.get("JSR_DB_APP_ROLE", "jsr_app")
         self.JSR_TIMEOUT_MS = _int("JSR_TIMEOUT_MS", 30_000)
@@ -43,11 +43,11 @@ class Config:
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
 
 
-def _instance_secret(name: str) -> str:
+def _instance_secret(instance: Path, name: str) -> str:
     """A random key kept in instance/ so that restarts keep sessions and secrets readable."""
-    path = INSTANCE / name
+    path = instance / name
     if not path.exists():
-        INSTANCE.mkdir(parents=True, exist_ok=True)
+        instance.mkdir(parents=True, exist_ok=True)
         path.write_text(os.urandom(32).hex())
         path.chmod(0o600)
     return path.read_text().strip()

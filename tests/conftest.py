@@ -112,6 +112,18 @@ class IsolatedClient(FlaskClient):
 
 # -- app and database state --------------------------------------------------------------
 @pytest.fixture(scope="session", autouse=True)
+def _instance_in_tmp(tmp_path_factory):
+    """Apps built by tests keep their generated keys in a temporary instance folder, not the checkout's."""
+    previous = os.environ.get("JSR_INSTANCE_PATH")
+    os.environ["JSR_INSTANCE_PATH"] = str(tmp_path_factory.mktemp("instance"))
+    yield
+    if previous is None:
+        os.environ.pop("JSR_INSTANCE_PATH", None)
+    else:
+        os.environ["JSR_INSTANCE_PATH"] = previous
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _cheap_password_hashing():
     """argon2id at its cheapest profile: real hashes and verification, in microseconds."""
     default = user_model.password_hasher

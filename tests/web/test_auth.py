@@ -47,3 +47,12 @@ def test_pages_need_login(client, db_session):
 def test_login_page_in_russian_and_uzbek(client, db_session):
     assert "Войти" in client.get("/login?lang=ru").text
     assert "Kirish" in client.get("/login?lang=uz").text
+
+
+@pytest.mark.parametrize("target, expected", [
+    ("/?tab=1", "/?tab=1"), ("//evil.test/", "/"), ("/\\evil.test/", "/"), ("https://evil.test/", "/")])
+def test_login_redirects_only_within_the_site(client, db_session, make_tenant, make_user, target, expected):
+    user = make_user(role="viewer", tenant=make_tenant(), password="correct-horse")
+    response = client.post("/login", query_string={"next": target},
+                           data={"email": user.email, "password": "correct-horse"})
+    assert response.status_code == 302 and response.headers["Location"] == expected

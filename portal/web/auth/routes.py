@@ -48,6 +48,6 @@ def set_language(code: str):
 
 def _safe_next(target: str | None) -> str | None:
     """Only same-site relative paths: never an open redirect."""
-    if target and target.startswith("/") and not target.startswith("//"):
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
         return target
     return None

@@ -308,3 +308,17 @@ def test_handlers_declared_with_const_and_arrow_functions(run):
 
 def test_unknown_handler_name_is_refused(run):
     assert run("function main() {}", handler="process.exit").error.type == "ReferenceError"
+
+
+def test_single_huge_native_calls_are_stopped_by_the_memory_limit(run):
+    repeat = run("function main() { return 'ab'.repeat(2 ** 28).length }", memory_bytes=16 * 1024 * 1024)
+    assert repeat.error.kind is ErrorKind.MEMORY
+    stringify = run("function main() { const a = new Array(1e6).fill('xxxxxxxxxx'); return JSON.stringify(a).length }",
+                    memory_bytes=16 * 1024 * 1024)
+    assert stringify.error.kind is ErrorKind.MEMORY
+    assert run("function main() { return 'still fine' }").output == "still fine"
+
+
+def test_regex_catastrophic_backtracking_is_interrupted(run):
+    result = run("function main() { return /^(a+)+$/.test('a'.repeat(40) + 'b') }", timeout_ms=300)
+    assert result.error.kind is ErrorKind.TIMEOUT and result.duration_ms < 2000

@@ -144,3 +144,14 @@ def test_audit_trail_for_admins_only(api, db_session):
     assert developer("GET", "/audit").status_code == 403
     other, _ = api()
     assert other("GET", f"/audit?target_id={script_id}").get_json()["items"] == []
+
+
+def test_superadmin_session_names_the_tenant(client, db_session, make_tenant, make_user, api):
+    member, tenant = api()
+    member("POST", "/scripts", json={"name": "Theirs", "type": "oneoff", "source": SOURCE})
+    admin = make_user(role="superadmin", password="correct-horse")
+    assert client.post("/login", data={"email": admin.email, "password": "correct-horse"}).status_code == 302
+    listed = client.get(f"/api/v1/scripts?tenant={tenant.slug}")
+    assert listed.status_code == 200 and [s["name"] for s in listed.get_json()["items"]] == ["Theirs"]
+    assert client.get("/api/v1/scripts").status_code == 404  # a superadmin must say which tenant
+    assert client.get("/api/v1/scripts?tenant=nope").status_code == 404

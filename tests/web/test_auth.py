@@ -56,3 +56,16 @@ def test_login_redirects_only_within_the_site(client, db_session, make_tenant, m
     response = client.post("/login", query_string={"next": target},
                            data={"email": user.email, "password": "correct-horse"})
     assert response.status_code == 302 and response.headers["Location"] == expected
+
+
+def test_session_api_calls_need_the_csrf_header(csrf_app, db_session, make_tenant, make_user):
+    client = csrf_app.test_client()
+    user = make_user(role="developer", tenant=make_tenant(), password="correct-horse")
+    page = client.get("/login")
+    token = _token(page.text)
+    client.post("/login", data={"email": user.email, "password": "correct-horse", "csrf_token": token})
+    payload = {"name": "Via session", "type": "oneoff", "source": "function main() { return 1 }"}
+    assert client.get("/api/v1/scripts").status_code == 200
+    assert client.post("/api/v1/scripts", json=payload).status_code == 400
+    created = client.post("/api/v1/scripts", json=payload, headers={"X-CSRFToken": token})
+    assert created.status_code == 201

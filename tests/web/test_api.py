@@ -155,3 +155,15 @@ def test_superadmin_session_names_the_tenant(client, db_session, make_tenant, ma
     assert listed.status_code == 200 and [s["name"] for s in listed.get_json()["items"]] == ["Theirs"]
     assert client.get("/api/v1/scripts").status_code == 404  # a superadmin must say which tenant
     assert client.get("/api/v1/scripts?tenant=nope").status_code == 404
+
+
+def test_enqueue_returns_a_pending_execution_to_poll(api, db_session):
+    call, _ = api()
+    script_id = call("POST", "/scripts", json={"name": "Later", "type": "oneoff", "source": SOURCE}).get_json()["id"]
+    queued = call("POST", f"/scripts/{script_id}/enqueue", json={"input": 7})
+    body = queued.get_json()
+    assert queued.status_code == 202 and body["status"] == "pending"
+    assert queued.headers["Location"] == f"/api/v1/executions/{body['id']}"
+    # tests run Huey in immediate mode: the task has already run
+    polled = call("GET", f"/executions/{body['id']}").get_json()
+    assert polled["status"] == "completed" and polled["output"] == {"echo": 7}

@@ -88,6 +88,9 @@ def test_responses_match_the_document(call, db_session):
         status, payload = call(method, url, json=body) if body is not None else call(method, url)
         assert status == 200, (url, payload)
         _check(payload, _response_schema(path, verb, 200))
+    status, queued = call("POST", f"/scripts/{sid}/enqueue", json={"input": 2})
+    assert status == 202
+    _check(queued, _response_schema("/scripts/{script_id}/enqueue", "post", 202))
     execution_id = call("GET", "/executions")[1]["items"][0]["id"]
     status, execution = call("GET", f"/executions/{execution_id}")
     _check(execution, _response_schema("/executions/{execution_id}", "get", 200))

@@ -101,6 +101,11 @@ def openapi_document() -> dict[str, Any]:
                 "post": _op("Run now, synchronously; returns the recorded execution",
                             {"200": _json(_ref("Execution"))}, body="RunInput"),
             },
+            "/scripts/{script_id}/enqueue": {
+                "parameters": [SCRIPT_ID],
+                "post": _op("Queue a run for the workers; poll the execution it returns (Location header)",
+                            {"202": _json(_ref("Execution"), "Queued")}, body="RunInput"),
+            },
             "/executions": {
                 "get": _op("List executions, newest first", {"200": _list_of("ExecutionSummary")}, parameters=[
                     _query("script_id", {"type": "string"}, "Only this script"),

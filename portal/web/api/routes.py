@@ -152,6 +152,15 @@ def run_script(script_id: str):
     return jsonify(execution_json(execution)), 200
 
 
+@bp.post("/scripts/<script_id>/enqueue")
+@requires(rbac.SCRIPTS_EXECUTE)
+def enqueue_script(script_id: str):
+    execution = executions.enqueue(g.actor, g.tenant_id, script_id, _body().get("input"), trigger="api")
+    response = jsonify(execution_json(execution))
+    response.headers["Location"] = f"{bp.url_prefix}/executions/{execution.id}"
+    return response, 202
+
+
 @bp.get("/executions")
 @requires(rbac.SCRIPTS_READ)
 def list_executions():

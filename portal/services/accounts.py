@@ -9,12 +9,12 @@ from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import ApiToken, Tenant, User
+from portal.models.tenant import SLUG_RE
 from portal.services import audit, rbac
 from portal.services.errors import Conflict, NotFound, ValidationError
 from portal.services.rbac import Actor, Role
 from portal.services.scope import in_system, in_tenant
 
-SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 LOCK_MINUTES = 15
 

@@ -7,6 +7,7 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import AuditEvent
 from portal.services import rbac
+from portal.services.queries import page, where_given
 from portal.services.rbac import Actor
 from portal.services.scope import in_tenant
 
@@ -42,10 +43,6 @@ def list_events(actor: Actor, tenant_id: str, *, target_id: str | None = None, a
                 limit: int = 50, offset: int = 0) -> list[AuditEvent]:
     """The tenant's trail, newest first (org admins and superadmins)."""
     rbac.require(actor, rbac.AUDIT_READ, tenant_id)
-    query = select(AuditEvent).where(AuditEvent.tenant_id == tenant_id)
-    if target_id:
-        query = query.where(AuditEvent.target_id == target_id)
-    if action:
-        query = query.where(AuditEvent.action == action)
-    query = query.order_by(AuditEvent.created_at.desc()).limit(max(1, min(limit, 500))).offset(max(0, offset))
-    return list(db.session.scalars(query))
+    query = where_given(select(AuditEvent).where(AuditEvent.tenant_id == tenant_id),
+                        (AuditEvent.target_id, target_id), (AuditEvent.action, action))
+    return list(db.session.scalars(page(query.order_by(AuditEvent.created_at.desc()), limit, offset)))

@@ -8,17 +8,17 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 
 from portal.extensions import db
-from portal.models import Execution, Script, Tenant
+from portal.models import TRIGGERS, Execution, Script, Tenant
 from portal.services import audit, rbac
 from portal.services import runtime as runtime_service
 from portal.services.errors import NotFound, ServiceError, ValidationError
+from portal.services.queries import page, where_given
 from portal.services.rbac import Actor
 from portal.services.scope import in_system, in_tenant
 from portal.services.scripts import HANDLER_BY_TYPE
 from runtime import RunRequest, RunResult
 
 DISPATCH_KEY = "jsr.dispatch"  # callable(execution_id) that queues a run; bound by create_app
-TRIGGERS = ("manual", "schedule", "http", "event", "api", "embedded", "test")
 FINAL_STATUSES = ("completed", "failed", "timeout", "cancelled")
 
 
@@ -37,19 +37,13 @@ def list_executions(actor: Actor, tenant_id: str, *, script_id: str | None = Non
                     trigger: str | None = None, since: datetime | None = None, until: datetime | None = None,
                     limit: int = 50, offset: int = 0) -> list[Execution]:
     rbac.require(actor, rbac.SCRIPTS_READ, tenant_id)
-    query = select(Execution).where(Execution.tenant_id == tenant_id)
-    if script_id:
-        query = query.where(Execution.script_id == script_id)
-    if status:
-        query = query.where(Execution.status == status)
-    if trigger:
-        query = query.where(Execution.trigger == trigger)
+    query = where_given(select(Execution).where(Execution.tenant_id == tenant_id),
+                        (Execution.script_id, script_id), (Execution.status, status), (Execution.trigger, trigger))
     if since:
         query = query.where(Execution.created_at >= since)
     if until:
         query = query.where(Execution.created_at < until)
-    query = query.order_by(Execution.created_at.desc()).limit(max(1, min(limit, 500))).offset(max(0, offset))
-    return list(db.session.scalars(query))
+    return list(db.session.scalars(page(query.order_by(Execution.created_at.desc()), limit, offset)))
 
 
 def create_pending(actor: Actor, script: Script, *, trigger: str, input: Any = None, attempt: int = 1) -> Execution:

@@ -11,18 +11,16 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import Execution, Script, ScriptVersion, Tenant
+from portal.models import HTTP_AUTH_MODES, SCRIPT_STATUSES, SCRIPT_TYPES, Execution, Script, ScriptVersion, Tenant
 from portal.services import audit, rbac
 from portal.services import runtime as runtime_service
 from portal.services.errors import NotFound, ServiceError, ValidationError
+from portal.services.queries import where_given
 from portal.services.rbac import Actor
 from portal.services.scope import in_tenant
 from runtime import ErrorKind, source_size_error
 
-TYPES = ("scheduled", "http", "event", "oneoff", "embedded")
-STATUSES = ("draft", "active", "paused", "disabled", "archived")
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
-HTTP_AUTH_MODES = ("none", "token", "hmac")
 HANDLER_BY_TYPE = {"scheduled": "main", "oneoff": "main", "embedded": "main", "http": "handler", "event": "onEvent"}
 # Status changes a user may make: current status → allowed targets.
 TRANSITIONS = {
@@ -59,11 +57,8 @@ def get(actor: Actor, tenant_id: str, script_id: str) -> Script:
 def list_scripts(actor: Actor, tenant_id: str, *, status: str | None = None, type: str | None = None,
                  search: str | None = None) -> list[Script]:
     rbac.require(actor, rbac.SCRIPTS_READ, tenant_id)
-    query = select(Script).where(Script.tenant_id == tenant_id)
-    if status:
-        query = query.where(Script.status == status)
-    if type:
-        query = query.where(Script.type == type)
+    query = where_given(select(Script).where(Script.tenant_id == tenant_id), (Script.status, status),
+                        (Script.type, type))
     if search:
         query = query.where(Script.name.ilike(f"%{search}%"))
     return list(db.session.scalars(query.order_by(Script.name)))
@@ -110,8 +105,8 @@ def _validate(values: dict[str, Any], tenant: Tenant, script_id: str | None) -> 
         errors["name"] = _l("A name is 1–100 letters, digits, spaces, dots, dashes or underscores.")
     elif _taken(Script.name, name.strip(), tenant.id, script_id):
         errors["name"] = _l("A script with this name already exists.")
-    if values.get("type") not in TYPES:
-        errors["type"] = _l("Choose one of: %(choices)s.", choices=", ".join(TYPES))
+    if values.get("type") not in SCRIPT_TYPES:
+        errors["type"] = _l("Choose one of: %(choices)s.", choices=", ".join(SCRIPT_TYPES))
     source_errors = validate_source(values.get("source"))
     details = {key: source_errors.pop(key) for key in ("source_line", "source_column") if key in source_errors}
     errors.update(source_errors)
@@ -277,8 +272,8 @@ def set_status(actor: Actor, tenant_id: str, script_id: str, status: str) -> Scr
     """activate / pause / disable / archive / back to draft, following TRANSITIONS."""
     rbac.require(actor, rbac.SCRIPTS_UPDATE, tenant_id)
     script = get(actor, tenant_id, script_id)
-    if status not in STATUSES:
-        raise ValidationError({"status": _l("Choose one of: %(choices)s.", choices=", ".join(STATUSES))})
+    if status not in SCRIPT_STATUSES:
+        raise ValidationError({"status": _l("Choose one of: %(choices)s.", choices=", ".join(SCRIPT_STATUSES))})
     if status == script.status:
         return script
     if status not in TRANSITIONS[script.status]:

@@ -2,6 +2,9 @@
 
 from typing import Any
 
+from portal.models import EXECUTION_STATUSES, HTTP_AUTH_MODES, SCRIPT_STATUSES, SCRIPT_TYPES
+from portal.services.scripts import HTTP_METHODS
+
 _ID = {"type": "string", "format": "uuid"}
 _TIME = {"type": ["string", "null"], "format": "date-time"}
 
@@ -50,9 +53,7 @@ SCRIPT_ID = _path("script_id")
 
 
 def openapi_document() -> dict[str, Any]:
-    script_types = ["scheduled", "http", "event", "oneoff", "embedded"]
-    statuses = ["draft", "active", "paused", "disabled", "archived"]
-    execution_statuses = ["pending", "running", "completed", "failed", "timeout", "cancelled"]
+    script_types, statuses, execution_statuses = list(SCRIPT_TYPES), list(SCRIPT_STATUSES), list(EXECUTION_STATUSES)
     return {
         "openapi": "3.1.0",
         "info": {"title": "JS Runtime Portal API", "version": "1.0.0",
@@ -150,8 +151,8 @@ def openapi_document() -> dict[str, Any]:
                     "cron_expression": {"type": ["string", "null"], "description": "5 fields (scheduled)"},
                     "timezone": {"type": "string", "description": "IANA zone, default UTC"},
                     "http_path": {"type": ["string", "null"]},
-                    "http_methods": {"type": "array", "items": {"enum": ["GET", "POST", "PUT", "PATCH", "DELETE"]}},
-                    "http_auth": {"enum": ["none", "token", "hmac"]},
+                    "http_methods": {"type": "array", "items": {"enum": list(HTTP_METHODS)}},
+                    "http_auth": {"enum": list(HTTP_AUTH_MODES)},
                     "event_patterns": {"type": "array", "items": {"type": "string"}},
                     "timeout_ms": {"type": ["integer", "null"]}, "memory_mb": {"type": ["integer", "null"]},
                     "host_calls": {"type": ["integer", "null"]}, "concurrency": {"type": ["integer", "null"]},

@@ -4,7 +4,7 @@ Pure Python + QuickJS: nothing here imports Flask or the portal; host services a
 injected through runtime.host.HostRegistry.
 """
 
-from runtime.engine import HANDLERS, CompilationCache, Engine, RunRequest, check_syntax, source_size_error
+from runtime.engine import HANDLERS, CompilationCache, Engine, RunRequest, check_syntax
 from runtime.errors import ErrorKind, LogEntry, RunResult, RuntimeBusy, RuntimeClosed, ScriptError
 from runtime.host import HostCall, HostError, HostRegistry
 from runtime.limits import ResourceLimits
@@ -13,5 +13,5 @@ from runtime.pool import RuntimePool
 __all__ = [
     "HANDLERS", "CompilationCache", "Engine", "ErrorKind", "HostCall", "HostError", "HostRegistry",
     "LogEntry", "ResourceLimits", "RunRequest", "RunResult", "RuntimeBusy", "RuntimeClosed",
-    "RuntimePool", "ScriptError", "check_syntax", "source_size_error",
+    "RuntimePool", "ScriptError", "check_syntax",
 ]

@@ -75,8 +75,14 @@ class CompilationCache:
         self._entries: OrderedDict[bytes, CompiledScript] = OrderedDict()
         self._lock = threading.Lock()
 
-    def compile(self, source: str) -> CompiledScript:
-        key = hashlib.blake2b(source.encode(), digest_size=16).digest()
+    def compile(self, source: str, max_bytes: int | None = None) -> CompiledScript:
+        """The checked source; one larger than `max_bytes` is refused before any parse (and not cached)."""
+        data = source.encode()
+        if max_bytes is not None and len(data) > max_bytes:
+            return CompiledScript(source, ScriptError(
+                ErrorKind.SOURCE_TOO_LARGE, "SourceTooLarge",
+                f"the script is {len(data)} bytes; the limit is {max_bytes}"))
+        key = hashlib.blake2b(data, digest_size=16).digest()
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None:
@@ -93,14 +99,6 @@ class CompilationCache:
 
     def __len__(self) -> int:
         return len(self._entries)
-
-
-def source_size_error(source: str, limit: int) -> ScriptError | None:
-    size = len(source.encode())
-    if size <= limit:
-        return None
-    return ScriptError(ErrorKind.SOURCE_TOO_LARGE, "SourceTooLarge",
-                       f"the script is {size} bytes; the limit is {limit}")
 
 
 def check_syntax(source: str) -> ScriptError | None:

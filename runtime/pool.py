@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from runtime.engine import CompilationCache, Engine, RunRequest, source_size_error
+from runtime.engine import CompilationCache, Engine, RunRequest
 from runtime.errors import ErrorKind, RunResult, RuntimeBusy, RuntimeClosed, ScriptError
 from runtime.host import HostRegistry
 from runtime.limits import ResourceLimits
@@ -137,10 +137,7 @@ class RuntimePool:
 
         The per-script quota applies when the request's context names a `scriptId`.
         """
-        too_large = source_size_error(request.source, request.limits.source_bytes)
-        if too_large is not None:
-            return RunResult(error=too_large)
-        compiled = self.cache.compile(request.source)
+        compiled = self.cache.compile(request.source, request.limits.source_bytes)
         if compiled.error is not None:
             return RunResult(error=compiled.error)
         try:

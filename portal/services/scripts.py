@@ -18,7 +18,7 @@ from portal.services.errors import NotFound, ServiceError, ValidationError
 from portal.services.queries import where_given
 from portal.services.rbac import Actor
 from portal.services.scope import in_tenant
-from runtime import ErrorKind, source_size_error
+from runtime import ErrorKind
 
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 HANDLER_BY_TYPE = {"scheduled": "main", "oneoff": "main", "embedded": "main", "http": "handler", "event": "onEvent"}
@@ -86,11 +86,11 @@ def validate_source(source: Any) -> dict[str, Any]:
     """Size and syntax of a source; returns field errors with line and column details."""
     if not isinstance(source, str) or not source.strip():
         return {"source": _l("The script has no source.")}
-    too_large = source_size_error(source, current_app.config["JSR_SOURCE_BYTES"])
-    if too_large:
+    limit = current_app.config["JSR_SOURCE_BYTES"]
+    error = runtime_service.pool().cache.compile(source, limit).error
+    if error is not None and error.kind is ErrorKind.SOURCE_TOO_LARGE:
         return {"source": _l("The script is %(size)s bytes; the limit is %(limit)s bytes.",
-                             size=len(source.encode()), limit=current_app.config["JSR_SOURCE_BYTES"])}
-    error = runtime_service.pool().cache.compile(source).error
+                             size=len(source.encode()), limit=limit)}
     if error is not None and error.kind is ErrorKind.SYNTAX:
         return {"source": _l("Syntax error at line %(line)s, column %(column)s: %(message)s",
                              line=error.line, column=error.column, message=error.message),

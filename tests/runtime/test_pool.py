@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from runtime import ErrorKind, RunRequest, RuntimeBusy, RuntimeClosed, RuntimePool
+from runtime import ErrorKind, ResourceLimits, RunRequest, RuntimeBusy, RuntimeClosed, RuntimePool
 
 
 def test_prepared_context_is_a_hit_and_single_use(pool):
@@ -147,3 +147,12 @@ def test_script_quota_is_separate_from_the_tenant_quota():
     assert pool.metrics()["scripts_running"] == {"s1": 1}
     release.set()
     holder.join(5)
+
+
+def test_oversize_source_is_refused_before_any_parse():
+    pool = RuntimePool()
+    huge = "function main() {}\n" + "// padding\n" * 20_000
+    result = pool.run(RunRequest(source=huge, tenant_id="t", limits=ResourceLimits(source_bytes=1000)))
+    assert result.error.kind is ErrorKind.SOURCE_TOO_LARGE
+    metrics = pool.metrics()
+    assert metrics["cache_entries"] == 0 and metrics["cache_misses"] == 0 and metrics["created"] == 0

@@ -27,9 +27,10 @@ def test_syntax_error_has_line_and_column():
     assert check_syntax("function main() { return 1 }") is None
 
 
-def test_syntax_check_runs_nothing(run):
-    # The check parses only; a top-level side effect never executes during it.
-    assert check_syntax("while (true) {}") is None
+def test_syntax_check_runs_nothing():
+    # Run, this source would throw a SyntaxError (from JSON.parse); only parsed, it is fine.
+    assert check_syntax("JSON.parse('{');") is None
+    assert check_syntax("JSON.parse('{');\nconst = 1;").line == 2
 
 
 def test_runtime_error_points_at_user_code(run):
@@ -322,3 +323,23 @@ def test_single_huge_native_calls_are_stopped_by_the_memory_limit(run):
 def test_regex_catastrophic_backtracking_is_interrupted(run):
     result = run("function main() { return /^(a+)+$/.test('a'.repeat(40) + 'b') }", timeout_ms=300)
     assert result.error.kind is ErrorKind.TIMEOUT and result.duration_ms < 2000
+
+
+def test_total_log_bytes_cap(run):
+    result = run("function main() { for (let i = 0; i < 10; i++) console.log('x'.repeat(100)) }", log_bytes=350)
+    assert [len(e.message) for e in result.logs[:-1]] == [100, 100, 100]
+    assert result.logs[-1].message == "7 log entries dropped (log limit)"
+
+
+def test_host_value_that_is_not_json_becomes_a_catchable_error(run, host):
+    host.register("cache", lambda call: {1, 2})
+    result = run("async function main(i, ctx) { try { await ctx.cache.get('k') } catch (e) { return e.message } }")
+    assert result.output == "host call returned a value that is not JSON"
+
+
+def test_exception_in_a_timer_callback_is_logged_and_the_run_goes_on(run):
+    result = run("async function main() { setTimeout(() => { throw new RangeError('late') }, 0);"
+                 " await new Promise(r => setTimeout(r, 5)); return 'done' }")
+    assert result.output == "done"
+    assert [(e.level, e.message) for e in result.logs] == [
+        ("error", "Uncaught exception in timer callback: RangeError: late")]

@@ -133,3 +133,15 @@ def test_reap_stale_running_executions(app, db_session, make_tenant, make_user):
         reaped = db.session.get(Execution, lost_id, populate_existing=True)
         assert reaped.status == "failed" and reaped.error["type"] == "WorkerLost"
         assert db.session.get(Execution, recent_id, populate_existing=True).status == "running"
+
+
+def test_disabled_and_archived_scripts_do_not_run(db_session, make_tenant, make_user):
+    tenant = make_tenant()
+    actor, script = _script(make_user, tenant, "function main() { return 1 }")
+    scripts.set_status(actor, tenant.id, script.id, "disabled")
+    with pytest.raises(ServiceError) as raised:
+        executions.run_now(actor, tenant.id, script.id)
+    assert raised.value.field == "status"
+    with pytest.raises(ServiceError):
+        executions.enqueue(actor, tenant.id, script.id)
+    assert executions.list_executions(actor, tenant.id) == []

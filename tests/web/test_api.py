@@ -167,3 +167,15 @@ def test_enqueue_returns_a_pending_execution_to_poll(api, db_session):
     # tests run Huey in immediate mode: the task has already run
     polled = call("GET", f"/executions/{body['id']}").get_json()
     assert polled["status"] == "completed" and polled["output"] == {"echo": 7}
+
+
+def test_bad_query_and_body_values_are_field_errors(api, db_session):
+    call, _ = api()
+    script_id = call("POST", "/scripts", json={"name": "Job", "type": "oneoff", "source": SOURCE}).get_json()["id"]
+    assert "since" in call("GET", "/executions?since=yesterday").get_json()["fields"]
+    rollback = call("POST", f"/scripts/{script_id}/rollback", json={"version": "1"})
+    assert rollback.status_code == 422 and "version" in rollback.get_json()["fields"]
+    status = call("POST", f"/scripts/{script_id}/status", json={"status": "flying"})
+    assert status.status_code == 422 and "status" in status.get_json()["fields"]
+    not_object = call("POST", "/scripts", json=[1, 2])
+    assert not_object.status_code == 400 and not_object.get_json()["error"] == "The request body must be a JSON object."

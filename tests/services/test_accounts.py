@@ -1,0 +1,47 @@
+"""Accounts: token rights, role changes, inactive users."""
+
+import pytest
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import AuditEvent
+from portal.services import accounts
+from portal.services.errors import PermissionDenied, ValidationError
+from portal.services.rbac import Actor
+from portal.tenancy import system_scope
+
+
+def test_a_token_never_has_more_rights_than_its_user(db_session, make_tenant, make_user):
+    developer = make_user(role="developer", tenant=make_tenant())
+    with pytest.raises(ValidationError) as raised:
+        accounts.create_token(Actor.of(developer), developer.id, "escalate", role="org_admin")
+    assert "role" in raised.value.errors
+    secret, token = accounts.create_token(Actor.of(developer), developer.id, "read-only", role="viewer")
+    assert accounts.actor_for_token(secret).role == "viewer" and token.token_hash != secret
+    other = make_user(role="developer", tenant=developer.tenant_id)
+    with pytest.raises(PermissionDenied):
+        accounts.create_token(Actor.of(developer), other.id, "someone else's")
+
+
+def test_role_changes_are_admin_only_and_audited(db_session, make_tenant, make_user):
+    tenant = make_tenant()
+    admin, user = make_user(role="org_admin", tenant=tenant), make_user(role="viewer", tenant=tenant)
+    with pytest.raises(PermissionDenied):
+        accounts.set_role(Actor.of(make_user(role="developer", tenant=tenant)), user.id, "developer")
+    with pytest.raises(ValidationError):
+        accounts.set_role(Actor.of(admin), user.id, "superadmin")
+    assert accounts.set_role(Actor.of(admin), user.id, "developer").role == "developer"
+    with system_scope():
+        event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "user.role"))
+    assert event.summary == "role: viewer → developer" and event.user_id == admin.id
+
+
+def test_inactive_users_can_neither_sign_in_nor_use_their_tokens(db_session, make_tenant, make_user):
+    user = make_user(role="developer", tenant=make_tenant(), password="correct-horse")
+    secret, _ = accounts.create_token(Actor.system(), user.id, "t")
+    assert accounts.authenticate(user.email, "correct-horse") is not None
+    with system_scope():
+        db.session.get(type(user), user.id).active = False
+        db.session.commit()
+    assert accounts.authenticate(user.email, "correct-horse") is None
+    assert accounts.actor_for_token(secret) is None

@@ -17,6 +17,7 @@ from portal.services.scope import in_system, in_tenant
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 LOCK_MINUTES = 15
+TOKEN_USE_RESOLUTION = timedelta(minutes=1)
 
 
 @in_system
@@ -166,6 +167,8 @@ def actor_for_token(secret: str) -> Actor | None:
     user = db.session.get(User, token.user_id)
     if user is None or not user.active:
         return None
-    token.last_used_at = datetime.now(UTC)
-    db.session.commit()
+    now = datetime.now(UTC)
+    if token.last_used_at is None or now - _aware(token.last_used_at) > TOKEN_USE_RESOLUTION:
+        token.last_used_at = now  # at most one write a minute per token, not one per request
+        db.session.commit()
     return Actor(user.id, token.tenant_id, Role(token.role))

@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import AuditEvent
+from portal.models import ApiToken, AuditEvent
 from portal.services import accounts
 from portal.services.errors import PermissionDenied, ValidationError
 from portal.services.rbac import Actor
@@ -45,3 +45,14 @@ def test_inactive_users_can_neither_sign_in_nor_use_their_tokens(db_session, mak
         db.session.commit()
     assert accounts.authenticate(user.email, "correct-horse") is None
     assert accounts.actor_for_token(secret) is None
+
+
+def test_token_use_is_recorded_at_most_once_a_minute(db_session, make_tenant, make_user):
+    user = make_user(role="viewer", tenant=make_tenant())
+    secret, token = accounts.create_token(Actor.system(), user.id, "t")
+    accounts.actor_for_token(secret)
+    with system_scope():
+        first = db.session.get(ApiToken, token.id, populate_existing=True).last_used_at
+    accounts.actor_for_token(secret)
+    with system_scope():
+        assert first is not None and db.session.get(ApiToken, token.id, populate_existing=True).last_used_at == first

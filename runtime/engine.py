@@ -290,27 +290,27 @@ class Engine:
             self._js(self._fire_timers, time.time() * 1000)
 
     def _serve(self, request: RunRequest, host: HostRegistry, calls: list[dict], result: RunResult) -> str:
+        """Serve one round's host requests as a batch (the host may run them concurrently)."""
+        if result.host_calls + len(calls) > request.limits.host_calls:
+            raise _Abort(ScriptError(ErrorKind.HOST_CALL_LIMIT, "HostCallLimitExceeded",
+                                     f"more than {request.limits.host_calls} host API calls in one run"))
+        result.host_calls += len(calls)
+        started = time.perf_counter()
+        answers = host.dispatch_batch([HostCall(
+            tenant_id=request.tenant_id,
+            api=str(call.get("api")),
+            method=str(call.get("method")),
+            args=call.get("args") or [],
+            deadline=self._deadline,
+            run=request.context,
+        ) for call in calls])
+        result.host_time_ms += (time.perf_counter() - started) * 1000
+        if time.monotonic() >= self._deadline:
+            raise _Abort(self._timeout_error())
         responses = []
-        for call in calls:
-            if result.host_calls >= request.limits.host_calls:
-                raise _Abort(ScriptError(ErrorKind.HOST_CALL_LIMIT, "HostCallLimitExceeded",
-                                         f"more than {request.limits.host_calls} host API calls in one run"))
-            result.host_calls += 1
-            started = time.perf_counter()
-            answer = host.dispatch(HostCall(
-                tenant_id=request.tenant_id,
-                api=str(call.get("api")),
-                method=str(call.get("method")),
-                args=call.get("args") or [],
-                deadline=self._deadline,
-                run=request.context,
-            ))
-            elapsed_ms = (time.perf_counter() - started) * 1000
-            result.host_time_ms += elapsed_ms
+        for call, (answer, elapsed_ms) in zip(calls, answers, strict=True):
             result.host_call_timings.append({"api": call.get("api"), "method": call.get("method"),
                                              "ms": round(elapsed_ms, 3), "ok": answer["ok"]})
-            if time.monotonic() >= self._deadline:
-                raise _Abort(self._timeout_error())
             answer["id"] = call.get("id")
             try:
                 responses.append(json.dumps(answer))

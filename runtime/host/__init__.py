@@ -11,6 +11,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,8 +53,10 @@ HostHandler = Callable[[HostCall], Any]
 class HostRegistry:
     """Maps an API name (`db`, `http`, ...) to its handler."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_parallel: int = 8) -> None:
         self._handlers: dict[str, HostHandler] = {}
+        self.max_parallel = max_parallel
+        self._executor: ThreadPoolExecutor | None = None
 
     def register(self, api: str, handler: HostHandler) -> None:
         self._handlers[api] = handler
@@ -76,3 +79,19 @@ class HostRegistry:
                           call.api, call.method, call.tenant_id, incident)
             return {"ok": False, "error": {"name": "HostError",
                                            "message": f"host call failed (incident {incident})"}}
+
+    def dispatch_batch(self, calls: list[HostCall]) -> list[tuple[dict[str, Any], float]]:
+        """Serve one round's calls, concurrently when there are several (`Promise.all` of fetches).
+
+        Each answer comes with the milliseconds its own call took.
+        """
+        if len(calls) <= 1:
+            return [self._timed(call) for call in calls]
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self.max_parallel, thread_name_prefix="jsr-host")
+        return list(self._executor.map(self._timed, calls))
+
+    def _timed(self, call: HostCall) -> tuple[dict[str, Any], float]:
+        started = time.perf_counter()
+        answer = self.dispatch(call)
+        return answer, (time.perf_counter() - started) * 1000

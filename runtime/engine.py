@@ -77,11 +77,10 @@ class CompilationCache:
 
     def compile(self, source: str, max_bytes: int | None = None) -> CompiledScript:
         """The checked source; one larger than `max_bytes` is refused before any parse (and not cached)."""
-        data = source.encode()
-        if max_bytes is not None and len(data) > max_bytes:
-            return CompiledScript(source, ScriptError(
-                ErrorKind.SOURCE_TOO_LARGE, "SourceTooLarge",
-                f"the script is {len(data)} bytes; the limit is {max_bytes}"))
+        too_large = source_size_error(source, max_bytes)
+        if too_large is not None:
+            return CompiledScript(source, too_large)
+        data = source.encode("utf-8", "surrogatepass")
         key = hashlib.blake2b(data, digest_size=16).digest()
         with self._lock:
             entry = self._entries.get(key)
@@ -99,6 +98,17 @@ class CompilationCache:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def source_size_error(source: str, max_bytes: int | None) -> ScriptError | None:
+    """The error for a source above `max_bytes` in UTF-8; checked before any parse."""
+    if max_bytes is None:
+        return None
+    size = len(source) if source.isascii() else len(source.encode("utf-8", "surrogatepass"))
+    if size <= max_bytes:
+        return None
+    return ScriptError(ErrorKind.SOURCE_TOO_LARGE, "SourceTooLarge",
+                       f"the script is {size} bytes; the limit is {max_bytes}")
 
 
 def check_syntax(source: str) -> ScriptError | None:
@@ -312,11 +322,7 @@ class Engine:
             result.host_call_timings.append({"api": call.get("api"), "method": call.get("method"),
                                              "ms": round(elapsed_ms, 3), "ok": answer["ok"]})
             answer["id"] = call.get("id")
-            try:
-                responses.append(json.dumps(answer))
-            except (TypeError, ValueError):
-                responses.append(json.dumps({"id": call.get("id"), "ok": False, "error": {
-                    "name": "HostError", "message": "host call returned a value that is not JSON"}}))
+            responses.append(json.dumps(answer))
         return "[" + ",".join(responses) + "]"
 
     def _finish_run(self, limits: ResourceLimits, result: RunResult) -> None:

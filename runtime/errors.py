@@ -19,6 +19,7 @@ class ErrorKind(StrEnum):
     SOURCE_TOO_LARGE = "source_too_large"
     BUSY = "busy"
     INTERNAL = "internal"
+    CRASHED = "crashed"  # the runner process died or broke the protocol during the run
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ at the end). The schema always comes from the real migrations, never from create
 import contextvars
 import functools
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +27,7 @@ from portal import create_app, tenancy
 from portal.extensions import db
 from portal.models import Script, ScriptVersion, Tenant, User
 from portal.models import user as user_model
+from portal.services import runtime as runtime_service
 
 BACKENDS = ("sqlite", "postgresql")
 DEFAULT_PASSWORD = "correct-horse-battery"
@@ -123,6 +125,51 @@ def _instance_in_tmp(tmp_path_factory):
         os.environ["JSR_INSTANCE_PATH"] = previous
 
 
+def runtime_processes() -> list[int]:
+    """Zygotes and runners started from this checkout that are still alive (not zombies)."""
+    marker = f"sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})".encode()
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if marker in cmdline and b"runtime.zygote" in cmdline and state != "Z":
+            found.append(int(proc.name))
+    return found
+
+
+_STARTED_BEFORE = pytest.StashKey[set]()
+
+
+def pytest_sessionstart(session):
+    session.config.stash[_STARTED_BEFORE] = set(runtime_processes())
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Every runner and zygote a test started (directly or through a server) is gone at the end.
+
+    Checked after all fixtures are torn down; a leak fails the run.
+    """
+    before = session.config.stash.get(_STARTED_BEFORE, set())
+    deadline = time.monotonic() + 5
+    while (left := set(runtime_processes()) - before) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if left:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        reporter.write_line(f"runtime processes left running (pid, parent): {[(p, _parent(p)) for p in sorted(left)]}",
+                            red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _parent(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]
+    except OSError:
+        return "gone"
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _cheap_password_hashing():
     """argon2id at its cheapest profile: real hashes and verification, in microseconds."""
@@ -141,6 +188,7 @@ def app(request, tmp_path_factory) -> Iterator[Flask]:
             flask_migrate.upgrade()
         yield app
         with app.app_context():
+            runtime_service.pool().close(timeout=5)  # stops its runner processes
             db.engine.dispose()  # PostgreSQL cannot drop a database with open connections
 
 

@@ -1,6 +1,7 @@
 """The app factory builds without touching the network and answers /healthz."""
 
 from portal import create_app
+from portal.services import runtime as runtime_service
 
 
 def test_healthz(tmp_path):
@@ -19,3 +20,5 @@ def test_cli_runs_a_file(tmp_path):
     broken.write_text("function main() {\n  return 1 +;\n}\n")
     failed = app.test_cli_runner().invoke(args=["jsr", "run", str(broken)])
     assert failed.exit_code == 1 and "SyntaxError" in failed.stderr and "2:" in failed.stderr
+    with app.app_context():
+        assert runtime_service.pool().close(timeout=5)  # its runner processes stop with it

@@ -1,6 +1,10 @@
-"""The app's RuntimePool: built once per app from config, with the host APIs registered."""
+"""The app's RuntimePool: built once per app from config, with the host APIs registered.
 
-from flask import Flask, current_app, g, has_request_context
+Its runner processes start on first use (or when a worker calls `pool().start()`), so
+CLI commands such as `flask db upgrade` start none.
+"""
+
+from flask import Flask, current_app
 
 from runtime import HostRegistry, ResourceLimits, RunRequest, RunResult, RuntimePool
 
@@ -10,17 +14,12 @@ EXTENSION_KEY = "jsr.pool"
 def init_app(app: Flask) -> None:
     app.extensions[EXTENSION_KEY] = RuntimePool(
         HostRegistry(),
-        max_concurrent=app.config["JSR_MAX_CONCURRENT"],
+        runners=app.config["JSR_RUNNERS"],
         tenant_concurrency=app.config["JSR_TENANT_CONCURRENT"],
         script_concurrency=app.config["JSR_SCRIPT_CONCURRENT"],
+        max_runs_per_runner=app.config["JSR_RUNNER_MAX_RUNS"],
+        address_space_bytes=app.config["JSR_RUNNER_MEMORY_MB"] * 1024 * 1024,
     )
-
-    @app.after_request
-    def prepare_after_response(response):
-        # The thread that served a run builds its next context after the response is sent.
-        if g.get("jsr_ran"):
-            response.call_on_close(app.extensions[EXTENSION_KEY].prepare)
-        return response
 
 
 def pool() -> RuntimePool:
@@ -28,8 +27,6 @@ def pool() -> RuntimePool:
 
 
 def run(request: RunRequest, tenant_limit: int | None = None, script_limit: int | None = None) -> RunResult:
-    if has_request_context():
-        g.jsr_ran = True
     return pool().run(request, tenant_limit=tenant_limit, script_limit=script_limit)
 
 

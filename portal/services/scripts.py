@@ -87,10 +87,12 @@ def validate_source(source: Any) -> dict[str, Any]:
     if not isinstance(source, str) or not source.strip():
         return {"source": _l("The script has no source.")}
     limit = current_app.config["JSR_SOURCE_BYTES"]
-    error = runtime_service.pool().cache.compile(source, limit).error
+    error = runtime_service.pool().check(source, limit)
     if error is not None and error.kind is ErrorKind.SOURCE_TOO_LARGE:
         return {"source": _l("The script is %(size)s bytes; the limit is %(limit)s bytes.",
                              size=len(source.encode()), limit=limit)}
+    if error is not None and error.kind in (ErrorKind.BUSY, ErrorKind.CRASHED):
+        return {"source": _l("The script could not be checked right now; please try again.")}
     if error is not None and error.kind is ErrorKind.SYNTAX:
         return {"source": _l("Syntax error at line %(line)s, column %(column)s: %(message)s",
                              line=error.line, column=error.column, message=error.message),

@@ -7,6 +7,7 @@ that the portal registers (http, db, cache, events, secrets); they return JSON-s
 values or raise HostError with a message that is safe to show to the script.
 """
 
+import json
 import logging
 import time
 import uuid
@@ -70,7 +71,7 @@ class HostRegistry:
         try:
             if handler is None:
                 raise HostError(f"ctx.{call.api} is not available in this runtime")
-            return {"ok": True, "value": handler(call)}
+            value = handler(call)
         except HostError as exc:
             return {"ok": False, "error": exc.to_dict()}
         except Exception:
@@ -79,6 +80,12 @@ class HostRegistry:
                           call.api, call.method, call.tenant_id, incident)
             return {"ok": False, "error": {"name": "HostError",
                                            "message": f"host call failed (incident {incident})"}}
+        try:
+            json.dumps(value, allow_nan=False)  # the answer crosses to the runner as JSON: refuse what cannot
+        except (TypeError, ValueError):
+            return {"ok": False, "error": {"name": "HostError",
+                                           "message": "host call returned a value that is not JSON"}}
+        return {"ok": True, "value": value}
 
     def dispatch_batch(self, calls: list[HostCall]) -> list[tuple[dict[str, Any], float]]:
         """Serve one round's calls, concurrently when there are several (`Promise.all` of fetches).

@@ -5,6 +5,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -28,7 +29,7 @@ SERVERS = {
     "werkzeug": lambda port: [sys.executable, "-m", "flask", "--app", "app", "run", "--host", "127.0.0.1",
                               "--port", str(port)],
     "gunicorn": lambda port: [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-                              "app:create_app()"],
+                              "--threads", "4", "app:create_app()"],
 }
 
 
@@ -82,3 +83,33 @@ def test_api_over_http(server, db_session, make_tenant, make_user):
                                                                       "source": "function main( {"},
                           headers={"Accept-Language": "uz"})
     assert status == 422 and "source" in error["fields"]
+
+
+@pytest.mark.parametrize("server", ["gunicorn"], indirect=True)
+def test_hung_runs_end_at_their_deadline_while_the_server_stays_responsive(server, db_session, make_tenant,
+                                                                            make_user):
+    """Four runs stuck in a native loop that never polls QuickJS's interrupt, through the sync run API."""
+    user = make_user(role="developer", tenant=make_tenant(max_concurrency=10))
+    token, _ = accounts.create_token(Actor.system(), user.id, "hung-test")
+    status, script = _call(server, "POST", "/api/v1/scripts", token, {
+        "name": "Hangs", "type": "oneoff", "timeout_ms": 1000, "concurrency": 10,
+        "source": "function main() { return Array.prototype.join.call({length: 2 ** 53 - 1}, '') }"})
+    assert status == 201, script
+    answers = []
+    runs = [threading.Thread(target=lambda: answers.append(
+        _call(server, "POST", f"/api/v1/scripts/{script['id']}/run", token, {"input": None}))) for _ in range(4)]
+    started = time.monotonic()
+    for thread in runs:
+        thread.start()
+    time.sleep(0.3)
+    health_started = time.monotonic()
+    assert _call(server, "GET", "/healthz") == (200, {"status": "ok"})
+    health_seconds = time.monotonic() - health_started
+    for thread in runs:
+        thread.join(20)
+    elapsed = time.monotonic() - started
+    assert [status for status, _ in answers] == [200] * 4, answers
+    assert {(e["status"], e["error"]["kind"]) for _, e in answers} == {("timeout", "timeout")}
+    assert health_seconds < 1.0, "a run holding a runner must not hold the web server"
+    # Two runners per web process: at worst two rounds of 1 s + grace, and nothing left running.
+    assert elapsed < 8

@@ -3,16 +3,38 @@ import pytest
 from runtime import HostRegistry, ResourceLimits, RunRequest, RuntimePool
 
 
-@pytest.fixture
-def host():
-    return HostRegistry()
-
-
-@pytest.fixture
-def pool(host):
-    pool = RuntimePool(host, max_concurrent=8, tenant_concurrency=5, acquire_timeout=2.0)
+@pytest.fixture(scope="session")
+def shared_pool():
+    """One supervisor with its runner processes for the whole session: starting one costs ~0.1 s."""
+    pool = RuntimePool(runners=4, tenant_concurrency=5, acquire_timeout=2.0)
     yield pool
     assert pool.close(timeout=5)
+
+
+@pytest.fixture
+def host(shared_pool):
+    """A fresh host registry for this test, served by the shared pool."""
+    shared_pool.host = HostRegistry()
+    return shared_pool.host
+
+
+@pytest.fixture
+def pool(shared_pool, host):
+    return shared_pool
+
+
+@pytest.fixture
+def make_pool():
+    """make_pool(**options) -> a RuntimePool of its own, closed (its runners stopped) after the test."""
+    pools = []
+
+    def _make(**options) -> RuntimePool:
+        pools.append(RuntimePool(**options))
+        return pools[-1]
+
+    yield _make
+    for pool in pools:
+        pool.close(timeout=5)
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 import threading
 
-from runtime import ErrorKind, HostError, RuntimePool, check_syntax
+from runtime import ErrorKind, HostError, check_syntax
 
 
 def test_sync_handler_output_and_logs(run):
@@ -240,7 +240,7 @@ def test_transform_event_and_batch_with_metadata(run):
     assert batch.output == ["m1", "m2"]
 
 
-def test_two_threads_run_concurrently_with_their_own_contexts(pool):
+def test_two_threads_run_concurrently_in_their_own_runners(pool):
     from runtime import RunRequest
 
     results = {}
@@ -248,7 +248,6 @@ def test_two_threads_run_concurrently_with_their_own_contexts(pool):
 
     def worker(name):
         barrier.wait()
-        pool.prepare()
         request = RunRequest(source="function main(n) { let s = 0; for (let i = 0; i < n; i++) s += i; return s }",
                              tenant_id=name, input=200_000)
         results[name] = pool.run(request)
@@ -292,13 +291,11 @@ def test_source_size_limit(run):
     assert result.error.kind is ErrorKind.SOURCE_TOO_LARGE
 
 
-def test_broken_source_takes_no_context():
-    pool = RuntimePool()
+def test_broken_source_is_reported_as_a_syntax_error(pool):
     from runtime import RunRequest
 
     result = pool.run(RunRequest(source="function main( {", tenant_id="t"))
-    assert result.error.kind is ErrorKind.SYNTAX
-    assert pool.metrics()["created"] == 0
+    assert result.error.kind is ErrorKind.SYNTAX and (result.error.line, result.error.column) == (1, 17)
 
 
 def test_handlers_declared_with_const_and_arrow_functions(run):

@@ -19,5 +19,5 @@ fi
 rm -rf "$work/src"
 mkdir "$work/src"
 tar -xzf "$work/$sdist" -C "$work/src" --strip-components=1
-patch --quiet --forward -p1 -d "$work/src" < "$here/quickjs-ng-bytecode.patch"
+patch --quiet --forward --fuzz=0 -p1 -d "$work/src" < "$here/quickjs-ng-bytecode.patch"
 "$pip" install -q --no-cache-dir --force-reinstall --no-deps "$work/src"

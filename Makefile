@@ -10,10 +10,14 @@ PORT ?= 5000
 
 setup: $(VENV)/.installed assets translations
 
-$(VENV)/.installed: requirements.txt
+# The engine, quickjs-ng, is built here from its pinned sdist with our bytecode patch (README, "Engine build").
+ENGINE_BUILD := runtime/engine_build
+
+$(VENV)/.installed: requirements.txt $(addprefix $(ENGINE_BUILD)/,build.sh quickjs-ng.sha256 quickjs-ng-bytecode.patch)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -r requirements.txt
+	$(ENGINE_BUILD)/build.sh $(BIN)/pip $(VENV)/engine
 	touch $@
 
 # Monaco and htmx come from the npm registry into static/ (git-ignored).

@@ -11,7 +11,10 @@ import statistics
 import threading
 import time
 
+import quickjs
+
 from runtime import RunRequest, RuntimePool
+from runtime.engine import prelude_bytecode, prelude_source
 
 TRIVIAL = "async function main(input, ctx) { console.log('hello', input.n); return {ok: true, n: input.n + 1} }"
 BATCH = """
@@ -62,6 +65,24 @@ def bench_pool_trivial(runs: int, prepared: bool, rounds: int = 5) -> tuple[floa
         round_p50s.append(statistics.median(this_round))
     p50, p99 = _percentiles(samples)
     return p50, p99, min(round_p50s)
+
+
+def bench_new_context(runs: int) -> tuple[float, float]:
+    """p50 of a new context with the prelude evaluated from source, and from the bytecode compiled once."""
+    source, bytecode = prelude_source(), prelude_bytecode()
+    from_source, from_bytecode = [], []
+    for _ in range(runs):
+        started = time.perf_counter()
+        context = quickjs.Context()
+        context.eval(source)
+        from_source.append((time.perf_counter() - started) * 1e6)
+        del context  # freed outside the timed part
+        started = time.perf_counter()
+        context = quickjs.Context()
+        context.eval_bytecode(bytecode)
+        from_bytecode.append((time.perf_counter() - started) * 1e6)
+        del context
+    return statistics.median(from_source), statistics.median(from_bytecode)
 
 
 def bench_batch(events: int, rounds: int) -> float:
@@ -150,6 +171,7 @@ def main() -> None:
 
     prepared = bench_pool_trivial(args.runs, prepared=True)
     cold = bench_pool_trivial(args.runs, prepared=False)
+    prelude_from_source, prelude_from_bytecode = bench_new_context(min(args.runs, 1000))
     batch_eps = bench_batch(args.events, args.rounds)
     fib_ms = bench_fib(5)
     speedup = bench_threads()
@@ -162,6 +184,8 @@ def main() -> None:
         ("trivial run, context on request p50", f"{cold[0]:8.1f} µs", "≤ 300 µs"),
         ("  (quietest of 5 rounds, p50)", f"{cold[2]:8.1f} µs", ""),
         ("trivial run, context on request p99", f"{cold[1]:8.1f} µs", ""),
+        ("new context + prelude from source p50", f"{prelude_from_source:8.1f} µs", ""),
+        ("new context + prelude from bytecode p50", f"{prelude_from_bytecode:8.1f} µs", ""),
         (f"transformBatch of {args.events} events", f"{batch_eps:8.0f} ev/s", "≥ 85000 ev/s"),
         ("recursive fib(30)", f"{fib_ms:8.1f} ms", "≤ 70 ms"),
         ("2 threads vs 1 on CPU-bound runs (speed-up)", f"{speedup:8.2f} x", ""),

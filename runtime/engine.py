@@ -25,17 +25,46 @@ from runtime.limits import ResourceLimits
 
 HANDLERS = ("main", "handler", "onEvent", "transformEvent", "transformBatch")
 PRELUDE_FRAME = "__jsr$"
-_HANDLER_LOOKUP = {name: f"\n;(typeof {name} === 'function' ? {name} : null)" for name in HANDLERS}
+# Evaluated right after the script, in its context: yields the handler as the script's top level
+# binds it (function, const or let are all visible to a later script of the same context).
+_HANDLER_LOOKUP = {name: f"typeof {name} === 'function' ? {name} : null" for name in HANDLERS}
 SCRIPT_FILE = "script.js"
-_SYNTAX_GUARD = "throw 0;"  # prefixed when checking syntax: parses everything, runs nothing
 _FRAME = re.compile(r"^\s*at (?:(?P<fn>[^\s(]+) \()?(?P<file><input>|native)(?::(?P<line>\d+):(?P<col>\d+))?\)?")
 _DRIVER_METHODS = ("setup", "start", "poll", "deliver", "nextTimerAt", "fireTimers", "finish")
 _RESULT_OK_PREFIX = '{"ok":true,"value":'
 
 
+if not hasattr(quickjs.Context, "eval_bytecode"):
+    raise ImportError("this quickjs lacks Context.compile/eval_bytecode: build it with `make setup` "
+                      "(runtime/engine_build/, README \"Engine build\")")
+
+
 @functools.cache
 def prelude_source() -> str:
     return (Path(__file__).parent / "sandbox" / "prelude.js").read_text()
+
+
+@functools.cache
+def prelude_bytecode() -> bytes:
+    """The prelude compiled once per process: compiling it was most of the cost of a new context."""
+    return _compiler().compile(prelude_source())
+
+
+@functools.cache
+def _handler_lookup_bytecode(handler: str) -> bytes:
+    return _compiler().compile(_HANDLER_LOOKUP[handler])
+
+
+def _compiler() -> quickjs.Context:
+    """A throwaway context to compile in; bytecode runs in any context of this binary.
+
+    Bytecode is only ever produced here, from source text, and kept in memory: loading it
+    (JS_ReadObject) is unsafe on crafted bytes, so it is never read from a user, a file or a peer.
+    """
+    context = quickjs.Context()
+    context.set_memory_limit(ResourceLimits.memory_bytes)
+    context.set_max_stack_size(ResourceLimits.stack_bytes)
+    return context
 
 
 @dataclass(frozen=True)
@@ -54,22 +83,26 @@ class RunRequest:
 
 @dataclass(frozen=True)
 class CompiledScript:
-    """A source checked once: what to evaluate, or the syntax error to report."""
+    """A source compiled once: the bytecode every run evaluates, or the error to report."""
 
     source: str
     error: ScriptError | None
+    bytecode: bytes | None = None
 
 
 class CompilationCache:
-    """LRU of checked sources keyed by a hash of the text.
+    """LRU of compiled sources keyed by a hash of the text, bounded in entries and in bytes.
 
-    The binding exposes no bytecode, and a context serves one run, so what is worth
-    keeping is the parse check itself: a known source is not parsed twice before it
-    runs, and a broken one fails before any context is taken.
+    A context serves one run, so a script is evaluated in a new context every time: keeping
+    its bytecode means it is parsed once per process, not on every run, and a broken one
+    fails before any context is taken. The handler lookup runs as its own compiled snippet,
+    so the source alone determines the bytecode. Bytecode is ~2x the source's size.
     """
 
-    def __init__(self, capacity: int = 1000) -> None:
+    def __init__(self, capacity: int = 1000, max_total_bytes: int = 64 * 1024 * 1024) -> None:
         self.capacity = capacity
+        self.max_total_bytes = max_total_bytes
+        self.total_bytes = 0
         self.hits = 0
         self.misses = 0
         self._entries: OrderedDict[bytes, CompiledScript] = OrderedDict()
@@ -89,11 +122,13 @@ class CompilationCache:
                 self.hits += 1
                 return entry
             self.misses += 1
-        entry = CompiledScript(source, check_syntax(source))
+        entry = compile_script(source)
         with self._lock:
-            self._entries[key] = entry
-            while len(self._entries) > self.capacity:
-                self._entries.popitem(last=False)
+            if key not in self._entries:
+                self._entries[key] = entry
+                self.total_bytes += _entry_bytes(entry)
+            while len(self._entries) > self.capacity or self.total_bytes > self.max_total_bytes:
+                self.total_bytes -= _entry_bytes(self._entries.popitem(last=False)[1])
         return entry
 
     def __len__(self) -> int:
@@ -111,22 +146,24 @@ def source_size_error(source: str, max_bytes: int | None) -> ScriptError | None:
                        f"the script is {size} bytes; the limit is {max_bytes}")
 
 
-def check_syntax(source: str) -> ScriptError | None:
-    """Parse `source` without running any of it; the error carries line and column."""
-    context = quickjs.Context()
-    context.set_memory_limit(ResourceLimits.memory_bytes)
-    context.set_time_limit(1.0)
+def _entry_bytes(entry: CompiledScript) -> int:
+    return len(entry.source) + len(entry.bytecode or b"")
+
+
+def compile_script(source: str) -> CompiledScript:
+    """Compile `source` to bytecode without running any of it; a syntax error carries line and column.
+
+    A parse too deep for the stack or too big for memory is reported with that kind.
+    """
     try:
-        context.eval(_SYNTAX_GUARD + source)
+        return CompiledScript(source, None, _compiler().compile(source))
     except quickjs.JSException as exc:
-        error = error_from_text(str(exc), ErrorKind.RUNTIME)
-        if error.type != "SyntaxError":
-            return None  # the guard threw: the whole source parsed
-        column = error.column
-        if error.line == 1 and column is not None:
-            column = max(1, column - len(_SYNTAX_GUARD))
-        return ScriptError(ErrorKind.SYNTAX, error.type, error.message, error.line, column, error.stack)
-    return None
+        return CompiledScript(source, error_from_text(str(exc), ErrorKind.SYNTAX))
+
+
+def check_syntax(source: str) -> ScriptError | None:
+    """The error compiling `source` reports, if any; nothing of it runs."""
+    return compile_script(source).error
 
 
 def error_from_text(text: str, kind: ErrorKind, stack: str | None = None) -> ScriptError:
@@ -192,7 +229,7 @@ class Engine:
         self.spent = False
         self._context = quickjs.Context()
         self._context.set_max_stack_size(stack_bytes)
-        self._context.eval(prelude_source())  # parks the driver on globalThis.__jsr$driver
+        self._context.eval_bytecode(prelude_bytecode())  # parks the driver on globalThis.__jsr$driver
         methods = [self._context.eval(f"__jsr$driver.{name}") for name in _DRIVER_METHODS]
         self._context.eval("delete globalThis.__jsr$driver")
         (self._setup, self._start, self._poll, self._deliver, self._next_timer_at, self._fire_timers,
@@ -219,10 +256,8 @@ class Engine:
             if request.handler not in HANDLERS:
                 raise _Abort(ScriptError(ErrorKind.RUNTIME, "ReferenceError",
                                          f"{request.handler!r} is not a handler name"))
-            # The appended expression makes the script's completion value its handler, as
-            # the script's own scope binds it (function, const or let), in the same eval.
-            handler = self._js(self._context.eval, compiled.source + _HANDLER_LOOKUP[request.handler],
-                               during_eval=True)
+            self._js(self._context.eval_bytecode, compiled.bytecode, during_eval=True)
+            handler = self._js(self._context.eval_bytecode, _handler_lookup_bytecode(request.handler))
             self._js(self._start, handler, request.handler, json.dumps(request.input))
             self._drive(request, host, result)
         except _Abort as abort:

@@ -37,6 +37,29 @@ globalThis.__jsr$driver = function __jsr$prelude(G) {
   delete G.WeakRef;
   delete G.FinalizationRegistry;
 
+  // QuickJS turns its uncatchable interrupt into a catchable error in a few places, so a
+  // loop around them never ends: Error.stackTraceLimit's valueOf (read for every new
+  // error), Promise.try and the Promise executor. The first two go; an executor ended by
+  // the interrupt (neither returned nor threw) re-raises it with a spin that the still
+  // expired time limit cuts at once. The constructor stays reachable only through the
+  // proxy: `(async () => {})().constructor` is Promise.prototype.constructor.
+  __jsr$lock(ErrorCtor, 'stackTraceLimit', ErrorCtor.stackTraceLimit);
+  delete P.try;
+  const construct = Reflect.construct;
+  const PromiseProxy = new Proxy(P, { construct: function __jsr$newPromise(target, args, newTarget) {
+    const executor = args[0];
+    if (typeof executor !== 'function') return construct(target, args, newTarget);
+    let ended = false;
+    const promise = construct(target, [function __jsr$executor(resolve, reject) {
+      try { apply(executor, undefined, [resolve, reject]); } catch (e) { ended = true; throw e; }
+      ended = true;
+    }], newTarget);
+    while (!ended) {}
+    return promise;
+  } });
+  define(P.prototype, 'constructor', { value: PromiseProxy, writable: true, enumerable: false, configurable: true });
+  G.Promise = PromiseProxy;
+
   // 2. Console: entries are JSON texts in a null-prototype store, read after the run.
   const logs = { __proto__: null };
   let logCount = 0, logBytes = 0, dropped = 0, maxEntries = 0, maxBytes = 0;

@@ -1,0 +1,68 @@
+"""Bridge hardening (issue 7, item 2): what a hostile script does to the engine in one process.
+
+The cases that hang without the fix run on a daemon thread with a bound, so a regression
+fails the test instead of hanging the suite (the stuck thread is left to the process exit).
+"""
+
+import threading
+
+import pytest
+
+from runtime import ErrorKind, ResourceLimits, RunRequest, RuntimePool
+
+
+def bounded_run(source, within=5.0, host=None, **limits):
+    """Run `source` on its own thread and pool; fail if it is still running after `within` s."""
+    results = []
+    request = RunRequest(source=source, tenant_id="t", limits=ResourceLimits(**limits))
+    thread = threading.Thread(target=lambda: results.append(RuntimePool(host).run(request)), daemon=True)
+    thread.start()
+    thread.join(within)
+    assert results, f"the run was still going {within} s later"
+    return results[0]
+
+
+# -- swallowed interrupts -----------------------------------------------------------------
+SWALLOWED_INTERRUPTS = {
+    "executor": "function main() { while (true) new Promise(() => { for (;;) {} }) }",
+    "executor_via_constructor": "function main() { const P = Promise.resolve().constructor;"
+                                " while (true) new P(() => { for (;;) {} }) }",
+    "executor_of_subclass": "class P extends Promise {}; function main() { while (true) new P(() => { for (;;) {} }) }",
+    "stack_trace_limit": "function main() { try { Error.stackTraceLimit = {valueOf() { for (;;) {} }} } catch (e) {}"
+                         " while (true) new Error('x') }",
+}
+
+
+@pytest.mark.parametrize("name", SWALLOWED_INTERRUPTS)
+def test_a_swallowed_interrupt_still_ends_the_run(name):
+    result = bounded_run(SWALLOWED_INTERRUPTS[name], timeout_ms=300)
+    assert result.error.kind is ErrorKind.TIMEOUT
+
+
+def test_the_promise_try_loop_ends():
+    result = bounded_run("function main() { while (true) Promise.try(() => { for (;;) {} }) }", timeout_ms=300)
+    assert result.error.type == "TypeError" and "not a function" in result.error.message
+
+
+def test_promises_still_behave(run):
+    result = run("""async function main() {
+  const p = new Promise(r => r(1));
+  class Sub extends Promise {}
+  const s = await new Sub(r => r(2));
+  let rejected;
+  try { await new Promise(() => { throw new TypeError('inside') }) } catch (e) { rejected = e.message }
+  return [await p, s, rejected, p instanceof Promise, Promise.resolve(p) === p, typeof Promise.try,
+          typeof Error.stackTraceLimit, await Promise.all([1, Promise.resolve(2)])];
+}""")
+    assert result.output == [1, 2, "inside", True, True, "undefined", "number", [1, 2]]
+
+
+def test_stack_trace_limit_is_locked(run):
+    result = run("""function main() {
+  'use strict';
+  const before = Error.stackTraceLimit;
+  try { Error.stackTraceLimit = 0 } catch (e) {}
+  try { Object.defineProperty(Error, 'stackTraceLimit', {get() { return 0 }}) } catch (e) {}
+  return [before === Error.stackTraceLimit, new Error('x').stack.length > 0];
+}""")
+    assert result.output == [True, True]

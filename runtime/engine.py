@@ -8,8 +8,10 @@ under a fresh time limit bounded by the run's wall-clock deadline.
 
 import functools
 import hashlib
+import itertools
 import json
 import re
+import string
 import threading
 import time
 from collections import OrderedDict
@@ -103,6 +105,44 @@ class CompilationCache:
 
 def check_syntax(source: str) -> ScriptError | None:
     """Parse `source` without running any of it; the error carries line and column."""
+    return _parse_error(source) or _using_declaration(source)
+
+
+def _using_declaration(source: str) -> ScriptError | None:
+    """Refuse `using` / `await using` declarations: QuickJS lets an interrupt escape from their disposers.
+
+    `using` is only contextually reserved, so QuickJS itself tells the declaration from the
+    identifier: every occurrence of the letters "using" is renamed to a same-length word that
+    occurs nowhere in the (valid) source. The renaming is one-to-one, so identifiers, labels,
+    properties, strings, comments and regexps stay valid; only a declaration turns into two
+    adjacent identifiers (`zqxwv name = ...`), whose error points just after its keyword.
+    """
+    if "using" not in source:
+        return None
+    # "z" + 4 letters is never a keyword, and 26**4 words outnumber the substrings of any source allowed to run.
+    words = ("z" + "".join(letters) for letters in itertools.product(string.ascii_lowercase, repeat=4))
+    fresh = next(word for word in words if word not in source)
+    error = _parse_error(source.replace("using", fresh))
+    if error is None:
+        return None
+    offset = _offset(source, error.line or 1, error.column or 1)
+    start = source.rfind("using", 0, offset)
+    line = source.count("\n", 0, start) + 1
+    column = start - source.rfind("\n", 0, start)
+    return ScriptError(ErrorKind.SYNTAX, "SyntaxError",
+                       "`using` declarations are not supported (their disposers can outlive the time limit)",
+                       line, column)
+
+
+def _offset(source: str, line: int, column: int) -> int:
+    """The index in `source` of a 1-based line and column."""
+    start = 0
+    for _ in range(line - 1):
+        start = source.index("\n", start) + 1
+    return start + column - 1
+
+
+def _parse_error(source: str) -> ScriptError | None:
     context = quickjs.Context()
     context.set_memory_limit(ResourceLimits.memory_bytes)
     context.set_time_limit(1.0)

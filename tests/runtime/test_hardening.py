@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from runtime import ErrorKind, ResourceLimits, RunRequest, RuntimePool
+from runtime import ErrorKind, ResourceLimits, RunRequest, RuntimePool, check_syntax
 
 
 def bounded_run(source, within=5.0, host=None, **limits):
@@ -66,3 +66,28 @@ def test_stack_trace_limit_is_locked(run):
   return [before === Error.stackTraceLimit, new Error('x').stack.length > 0];
 }""")
     assert result.output == [True, True]
+
+
+# -- `using` declarations ------------------------------------------------------------------
+@pytest.mark.parametrize("source, where", [
+    ("function main() {\n  using res = null;\n}", (2, 3)),
+    ("async function main() {\n  if (1) {\n    await using res = null;\n  }\n}", (3, 11)),
+    ("function main() {\n  for (using r of []) {}\n}", (2, 8)),
+])
+def test_using_declarations_are_rejected_with_their_position(source, where):
+    error = check_syntax(source)
+    assert error is not None and error.kind is ErrorKind.SYNTAX
+    assert "using" in error.message and (error.line, error.column) == where
+
+
+@pytest.mark.parametrize("source", [
+    "const using = 1; function main() { return using }",
+    "function using(x) { return x } function main() { return using(2) }",
+    "function main() { const o = {using: 1}; o.using += 1; return o.using }",
+    "// using a comment\nfunction main() { return 'using x = y' + `using ${'a'} = b` + /using x/.source }",
+    "function main() { let usinG = 1; let using = 2; return usinG + using }",
+    "function main() { using: for (;;) { break using } return 1 }",
+    "function main() { let using = [1]; for (using of [2]); return using }",
+])
+def test_using_as_an_identifier_stays_valid(source):
+    assert check_syntax(source) is None

@@ -33,6 +33,7 @@ _SYNTAX_GUARD = "throw 0;"  # prefixed when checking syntax: parses everything, 
 _FRAME = re.compile(r"^\s*at (?:(?P<fn>[^\s(]+) \()?(?P<file><input>|native)(?::(?P<line>\d+):(?P<col>\d+))?\)?")
 _DRIVER_METHODS = ("setup", "start", "poll", "deliver", "nextTimerAt", "fireTimers", "finish")
 _RESULT_OK_PREFIX = '{"ok":true,"value":'
+FINISH_BUDGET_S = 0.5  # reading the outcome runs no script code, but no call into JS goes without a limit
 
 
 @functools.cache
@@ -360,9 +361,9 @@ class Engine:
         return "[" + ",".join(responses) + "]"
 
     def _finish_run(self, limits: ResourceLimits, result: RunResult) -> None:
-        """Read outcome and console in one crossing; caps are enforced again here."""
+        """Read outcome and console in one crossing, under a fixed budget (the run's own may be spent)."""
         try:
-            self._context.set_time_limit(-1)
+            self._context.set_time_limit(FINISH_BUDGET_S)
             outcome, logs_json, dropped = self._finish().split("\n", 2)
         except quickjs.JSException:
             result.error = result.error or ScriptError(ErrorKind.INTERNAL, "InternalError",

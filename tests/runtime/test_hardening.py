@@ -91,3 +91,19 @@ def test_using_declarations_are_rejected_with_their_position(source, where):
 ])
 def test_using_as_an_identifier_stays_valid(source):
     assert check_syntax(source) is None
+
+
+# -- finish under a budget -------------------------------------------------------------------
+def test_finish_runs_under_a_time_budget(monkeypatch):
+    """No script was found that makes the driver's `finish` slow, so a spinning one stands in for it."""
+    from runtime import engine as engine_module
+
+    original_init = engine_module.Engine.__init__
+
+    def with_spinning_finish(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        self._finish = self._context.eval("(function __jsr$spin() { for (;;) {} })")
+
+    monkeypatch.setattr(engine_module.Engine, "__init__", with_spinning_finish)
+    result = bounded_run("function main() { return 1 }")
+    assert result.error.kind is ErrorKind.INTERNAL and "outcome" in result.error.message

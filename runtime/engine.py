@@ -23,7 +23,7 @@ import quickjs
 
 from runtime.errors import ErrorKind, LogEntry, RunResult, ScriptError
 from runtime.host import HostCall, HostRegistry
-from runtime.limits import ResourceLimits
+from runtime.limits import JSON_MAX_DEPTH, ResourceLimits
 
 HANDLERS = ("main", "handler", "onEvent", "transformEvent", "transformBatch")
 PRELUDE_FRAME = "__jsr$"
@@ -33,6 +33,8 @@ _SYNTAX_GUARD = "throw 0;"  # prefixed when checking syntax: parses everything, 
 _FRAME = re.compile(r"^\s*at (?:(?P<fn>[^\s(]+) \()?(?P<file><input>|native)(?::(?P<line>\d+):(?P<col>\d+))?\)?")
 _DRIVER_METHODS = ("setup", "start", "poll", "deliver", "nextTimerAt", "fireTimers", "finish")
 _RESULT_OK_PREFIX = '{"ok":true,"value":'
+_ARGS_NOT_AN_ARRAY = {"ok": False,
+                      "error": {"name": "TypeError", "message": "host call arguments must be a JSON array"}}
 FINISH_BUDGET_S = 0.5  # reading the outcome runs no script code, but no call into JS goes without a limit
 
 
@@ -313,7 +315,7 @@ class Engine:
             polled = self._js(self._poll)
             state, batch = polled[0], polled[1:]
             if batch:
-                responses = self._serve(request, host, json.loads(f"[{batch}]"), result)
+                responses = self._serve(request, host, _parse_batch(batch, limits), result)
                 self._js(self._deliver, responses)
                 continue
             if state != "0":
@@ -336,18 +338,22 @@ class Engine:
             raise _Abort(ScriptError(ErrorKind.HOST_CALL_LIMIT, "HostCallLimitExceeded",
                                      f"more than {request.limits.host_calls} host API calls in one run"))
         result.host_calls += len(calls)
+        # A script's Array.prototype.toJSON can turn args into anything: only arrays reach a handler.
+        valid = [call for call in calls if isinstance(call.get("args"), list)]
         started = time.perf_counter()
-        answers = host.dispatch_batch([HostCall(
+        served = iter(host.dispatch_batch([HostCall(
             tenant_id=request.tenant_id,
             api=str(call.get("api")),
             method=str(call.get("method")),
-            args=call.get("args") or [],
+            args=call["args"],
             deadline=self._deadline,
             run=request.context,
-        ) for call in calls])
+        ) for call in valid]))
         result.host_time_ms += (time.perf_counter() - started) * 1000
         if time.monotonic() >= self._deadline:
             raise _Abort(self._timeout_error())
+        answers = [next(served) if isinstance(call.get("args"), list) else (_ARGS_NOT_AN_ARRAY.copy(), 0.0)
+                   for call in calls]
         responses = []
         for call, (answer, elapsed_ms) in zip(calls, answers, strict=True):
             result.host_call_timings.append({"api": call.get("api"), "method": call.get("method"),
@@ -384,6 +390,10 @@ class Engine:
             result.error = ScriptError(ErrorKind.OUTPUT_TOO_LARGE, "OutputTooLarge",
                                        f"the output is {size} bytes; the limit is {limits.output_bytes}")
             return
+        if _too_deep(value):
+            result.error = ScriptError(ErrorKind.OUTPUT_TOO_LARGE, "OutputTooDeep",
+                                       f"the output is nested more than {JSON_MAX_DEPTH} deep")
+            return
         result.output_json = value
 
     def _memory_used(self) -> int:
@@ -391,6 +401,41 @@ class Engine:
             return int(self._context.memory()["memory_used_size"])
         except Exception:
             return 0
+
+
+def _parse_batch(batch: str, limits: ResourceLimits) -> list[dict]:
+    """One round's host requests, refused before parsing when too large or too deep."""
+    size = len(batch) if batch.isascii() else len(batch.encode(errors="surrogatepass"))
+    if size > limits.host_batch_bytes:
+        raise _Abort(ScriptError(ErrorKind.HOST_CALL_LIMIT, "HostRequestTooLarge",
+                                 f"the host requests of one round are {size} bytes; the limit is "
+                                 f"{limits.host_batch_bytes}"))
+    if _too_deep(batch, extra=2):  # [ {request} ... ]
+        raise _Abort(ScriptError(ErrorKind.HOST_CALL_LIMIT, "HostRequestTooDeep",
+                                 f"host call arguments are nested more than {JSON_MAX_DEPTH} deep"))
+    return json.loads(f"[{batch}]")
+
+
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_BRACKETS = str.maketrans("[{]}", "(())")  # parentheses never occur in JSON outside strings
+_NOT_BRACKETS = re.compile(r"[^()]+")
+
+
+def _too_deep(text: str, extra: int = 0) -> bool:
+    """Whether the JSON `text` nests deeper than JSON_MAX_DEPTH - extra, without recursing.
+
+    Counting the opening brackets settles almost every text at C speed; only a text with
+    many of them is scanned (strings removed, then a running depth over the brackets).
+    """
+    limit = JSON_MAX_DEPTH - extra
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    depth = 0
+    for bracket in _NOT_BRACKETS.sub("", _JSON_STRING.sub("", text).translate(_BRACKETS)):
+        depth += 1 if bracket == "(" else -1
+        if depth > limit:
+            return True
+    return False
 
 
 def _capped_logs(raw: list[dict], dropped: int, limits: ResourceLimits) -> list[LogEntry]:

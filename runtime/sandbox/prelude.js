@@ -93,13 +93,14 @@ globalThis.__jsr$driver = function __jsr$prelude(G) {
   const waiting = { __proto__: null };
   let inFlight = 0, outbox = '', nextId = 1;
   function __jsr$hostCall(api, method, args) {
+    // The id is taken first: stringify runs the script's toJSON, which may call the SDK again.
+    const id = nextId++;
     let payload;
     try {
-      payload = stringify({ __proto__: null, id: nextId, api, method, args });
+      payload = stringify({ __proto__: null, id, api, method, args });
     } catch (e) {
       return apply(rejected, P, [new TypeErrorCtor(api + '.' + method + ': arguments must be JSON')]);
     }
-    const id = nextId++;
     return new P(function __jsr$enqueue(resolve, reject) {
       waiting[id] = { __proto__: null, resolve, reject };
       inFlight++;

@@ -107,3 +107,50 @@ def test_finish_runs_under_a_time_budget(monkeypatch):
     monkeypatch.setattr(engine_module.Engine, "__init__", with_spinning_finish)
     result = bounded_run("function main() { return 1 }")
     assert result.error.kind is ErrorKind.INTERNAL and "outcome" in result.error.message
+
+
+# -- host requests -------------------------------------------------------------------------
+def test_a_tojson_calling_the_sdk_cannot_share_a_host_request_id(run, host):
+    host.register("cache", lambda call: call.args[0])
+    result = run("""async function main(input, ctx) {
+  let inner;
+  const key = {toJSON() { inner = ctx.cache.get('inner'); return 'outer' }};
+  const outer = await ctx.cache.get(key);
+  return [outer, await inner];
+}""")
+    assert result.output == ["outer", "inner"]
+
+
+def test_host_args_that_are_not_an_array_never_reach_a_handler(run, host):
+    seen = []
+    host.register("db", lambda call: seen.append(call.args))
+    result = run("""async function main(input, ctx) {
+  Array.prototype.toJSON = function () { return {not: 'an array'} };
+  try { await ctx.db.query('orders') } catch (e) { return [e.name, e.message] }
+  finally { delete Array.prototype.toJSON }  // or it would serialise the result too
+}""")
+    assert seen == [] and result.output == ["TypeError", "host call arguments must be a JSON array"]
+
+
+def test_a_host_request_batch_over_the_byte_cap_ends_the_run(run, host):
+    host.register("cache", lambda call: None)
+    result = run("async function main(input, ctx) { const big = 'x'.repeat(300000);"
+                 " await Promise.all([1, 2, 3, 4].map(n => ctx.cache.set('k' + n, big))) }")
+    assert result.error.kind is ErrorKind.HOST_CALL_LIMIT and "bytes" in result.error.message
+    assert run("async function main(input, ctx) { await ctx.cache.set('k', 'x'.repeat(300000)); return 1 }").output == 1
+
+
+DEEP = "let v = 0; for (let i = 0; i < 1500; i++) v = [v];"
+
+
+def test_deep_output_is_a_clean_error(run):
+    result = run(f"function main() {{ {DEEP} return v }}")
+    assert result.error.kind is ErrorKind.OUTPUT_TOO_LARGE and "deep" in result.error.message
+    assert run("function main() { let v = 0; for (let i = 0; i < 100; i++) v = {v}; return v }").ok
+
+
+def test_deep_host_request_args_are_a_clean_error(run, host):
+    seen = []
+    host.register("db", lambda call: seen.append(call))
+    result = run(f"async function main(input, ctx) {{ {DEEP} await ctx.db.insert('x', v) }}")
+    assert seen == [] and result.error.kind is ErrorKind.HOST_CALL_LIMIT and "deep" in result.error.message

@@ -35,6 +35,7 @@ _DRIVER_METHODS = ("setup", "start", "poll", "deliver", "nextTimerAt", "fireTime
 _RESULT_OK_PREFIX = '{"ok":true,"value":'
 _ARGS_NOT_AN_ARRAY = {"ok": False,
                       "error": {"name": "TypeError", "message": "host call arguments must be a JSON array"}}
+ERROR_TEXT_MAX = 8192  # characters of an error's message and of its stack, like a log line
 FINISH_BUDGET_S = 0.5  # reading the outcome runs no script code, but no call into JS goes without a limit
 
 
@@ -175,22 +176,62 @@ def error_from_text(text: str, kind: ErrorKind, stack: str | None = None) -> Scr
         if match and match.group("line"):
             line, column = int(match.group("line")), int(match.group("col"))
             break
-    return ScriptError(_refine_kind(kind, name, message), name, message, line, column,
-                       "\n".join(frames).replace("<input>", SCRIPT_FILE))
+    stack_text = "\n".join(frames).replace("<input>", SCRIPT_FILE)
+    return ScriptError(_refine_kind(kind, name, message), _clean_text(_cap(name, 200)),
+                       _clean_text(_cap(message, ERROR_TEXT_MAX)), line, column,
+                       _clean_text(_cap(stack_text, ERROR_TEXT_MAX)))
+
+
+def _cap(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# JSON.stringify writes NUL and lone surrogates as escapes; an even run of backslashes before one is a
+# literal backslash. A well-formed pair never comes escaped from QuickJS, but is kept if it does.
+_UNSTORABLE_ESCAPE = re.compile(r"(\\+)u(0000|d[89ab][0-9a-f]{2}(?:\\ud[c-f][0-9a-f]{2})?|d[c-f][0-9a-f]{2})",
+                                re.IGNORECASE)
+
+
+def _clean_text(text: str) -> str:
+    """NUL and lone surrogates (which PostgreSQL text and JSONB refuse) become U+FFFD."""
+    return text if text.isascii() and "\x00" not in text else _UNSTORABLE.sub("\ufffd", text)
+
+
+def _clean_json(text: str) -> str:
+    """_clean_text for JSON text, on its escapes; ordinary text is returned after two substring scans."""
+    if "\\u0000" not in text and "\\ud" not in text and "\\uD" not in text:
+        return text
+    return _UNSTORABLE_ESCAPE.sub(_replace_escape, text)
+
+
+def _replace_escape(match: re.Match) -> str:
+    backslashes, code = match.group(1), match.group(2)
+    if len(backslashes) % 2 == 0 or len(code) > 4:
+        return match.group(0)  # an escaped backslash followed by text, or a well-formed pair
+    return backslashes + "ufffd"
 
 
 def _user_frames(stack: str) -> list[str]:
-    """Stack lines without the prelude's own frames."""
+    """Stack lines without the prelude's frames and the native calls it made.
+
+    A native frame (`apply`, `construct`, `Promise`) belongs to whoever called it: the
+    nearest outer frame that is not native, the driver itself when there is none.
+    """
     frames = []
+    natives: list[str] = []
     for raw in stack.splitlines():
         match = _FRAME.match(raw)
         if not match:
             continue
-        if (match.group("fn") or "").startswith(PRELUDE_FRAME):
-            continue
-        frames.append(raw.strip())
-    while frames and frames[-1].endswith("(native)"):
-        frames.pop()  # the driver's own call of the handler
+        if match.group("file") == "native":
+            natives.append(raw.strip())
+        elif (match.group("fn") or "").startswith(PRELUDE_FRAME):
+            natives.clear()
+        else:
+            frames += natives
+            natives.clear()
+            frames.append(raw.strip())
     return frames
 
 
@@ -376,15 +417,15 @@ class Engine:
                                                        "the outcome of the run could not be read")
             result.logs = [LogEntry("error", time.time() * 1000, "the logs could not be read after the run")]
             return
-        result.logs = _capped_logs(json.loads(logs_json), int(dropped), limits)
+        result.logs = _capped_logs(json.loads(_clean_json(logs_json)), int(dropped), limits)
         if result.error is not None:
             return
         if not outcome.startswith(_RESULT_OK_PREFIX):
-            failure = json.loads(outcome)["error"]
+            failure = json.loads(_clean_json(outcome))["error"]
             header = f"{failure['name']}: {failure['message']}"
             result.error = error_from_text(header, ErrorKind.RUNTIME, stack=failure["stack"])
             return
-        value = outcome[len(_RESULT_OK_PREFIX):-1]
+        value = _clean_json(outcome[len(_RESULT_OK_PREFIX):-1])
         size = len(value) if value.isascii() else len(value.encode())
         if size > limits.output_bytes:
             result.error = ScriptError(ErrorKind.OUTPUT_TOO_LARGE, "OutputTooLarge",
@@ -443,10 +484,11 @@ def _capped_logs(raw: list[dict], dropped: int, limits: ResourceLimits) -> list[
     size = 0
     for item in raw:
         message = str(item.get("message", ""))
-        if len(entries) >= limits.log_entries or size + len(message) > limits.log_bytes:
+        length = len(message) if message.isascii() else len(message.encode())
+        if len(entries) >= limits.log_entries or size + length > limits.log_bytes:
             dropped += 1
             continue
-        size += len(message)
+        size += length
         entries.append(LogEntry(str(item.get("level", "info")), float(item.get("time", 0)), message))
     if dropped:
         entries.append(LogEntry("warn", time.time() * 1000, f"{dropped} log entries dropped (log limit)"))

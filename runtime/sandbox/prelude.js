@@ -15,7 +15,8 @@ globalThis.__jsr$driver = function __jsr$prelude(G) {
   'use strict';
   const O = Object, define = O.defineProperty, freeze = O.freeze, protoOf = O.getPrototypeOf, assign = O.assign;
   const isFrozen = O.isFrozen, apply = Reflect.apply, keysOf = Reflect.ownKeys, stringify = JSON.stringify, parse = JSON.parse;
-  const toStr = String, now = Date.now, isError = Error.isError, slice = String.prototype.slice;
+  const toStr = String, now = Date.now, isError = Error.isError, slice = String.prototype.slice, hasOwn = O.hasOwn;
+  const wellFormed = String.prototype.toWellFormed, encodeUri = encodeURIComponent, unescapeUri = unescape;
   const P = Promise, then = P.prototype.then, resolved = P.resolve, rejected = P.reject;
   const MapCtor = Map, mapGet = Map.prototype.get, mapSet = Map.prototype.set;
   const ErrorCtor = Error, TypeErrorCtor = TypeError, ReferenceErrorCtor = ReferenceError;
@@ -72,15 +73,18 @@ globalThis.__jsr$driver = function __jsr$prelude(G) {
       return text === undefined ? toStr(v) : text;
     } catch (e) { return '[unprintable]'; }
   }
+  // Error texts and log lines alike are cut at 8192 UTF-16 units.
+  function __jsr$cap(text, max) { return text.length > max ? apply(slice, text, [0, max]) + '…' : text; }
   function __jsr$log(level, args) {
     let m = '';
     for (let i = 0; i < args.length; i++) m = i ? m + ' ' + __jsr$format(args[i]) : __jsr$format(args[i]);
-    if (m.length > 8192) m = apply(slice, m, [0, 8192]) + '…';
-    if (logCount >= maxEntries || logBytes + m.length > maxBytes) { dropped++; return; }
+    m = apply(wellFormed, __jsr$cap(m, 8192), []);
+    const bytes = apply(unescapeUri, undefined, [encodeUri(m)]).length; // its UTF-8 size
+    if (logCount >= maxEntries || logBytes + bytes > maxBytes) { dropped++; return; }
     // Only primitives go through stringify: on objects QuickJS's own JSON.stringify
     // stores into arrays, where an Array.prototype index setter would run.
     logs[logCount++] = '{"level":"' + level + '","time":' + now() + ',"message":' + stringify(m) + '}';
-    logBytes += m.length;
+    logBytes += bytes;
   }
   const consoleObject = { __proto__: null };
   for (const level of ['log', 'info', 'debug', 'warn', 'error']) {
@@ -143,7 +147,10 @@ globalThis.__jsr$driver = function __jsr$prelude(G) {
 
   // 5. Injected synchronous data: credentials and transformation metadata.
   let credentials = { __proto__: null }, metadataList = [], metadataByEvent = null;
-  __jsr$lock(G, 'getCredential', function __jsr$getCredential(name) { return credentials[toStr(name)]; });
+  __jsr$lock(G, 'getCredential', function __jsr$getCredential(name) {
+    const key = toStr(name);
+    return hasOwn(credentials, key) ? credentials[key] : undefined;
+  });
   function __jsr$metadata(event) {
     const found = metadataByEvent === null ? undefined : apply(mapGet, metadataByEvent, [event]);
     return found !== undefined ? found : metadataList.length ? metadataList[0] : {};
@@ -167,9 +174,10 @@ globalThis.__jsr$driver = function __jsr$prelude(G) {
     if (e === null) return { __proto__: null, name: 'InternalError', message: 'out of memory', stack: '' };
     try {
       if (e !== null && typeof e === 'object' && isError(e)) {
-        return { __proto__: null, name: toStr(e.name), message: toStr(e.message), stack: toStr(e.stack) };
+        return { __proto__: null, name: __jsr$cap(toStr(e.name), 200), message: __jsr$cap(toStr(e.message), 8192),
+          stack: __jsr$cap(toStr(e.stack), 8192) };
       }
-      return { __proto__: null, name: 'Uncaught', message: __jsr$format(e), stack: '' };
+      return { __proto__: null, name: 'Uncaught', message: __jsr$cap(__jsr$format(e), 8192), stack: '' };
     } catch (err) {
       return { __proto__: null, name: 'Error', message: '[error could not be described]', stack: '' };
     }

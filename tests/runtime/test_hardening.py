@@ -4,6 +4,7 @@ The cases that hang without the fix run on a daemon thread with a bound, so a re
 fails the test instead of hanging the suite (the stuck thread is left to the process exit).
 """
 
+import json
 import threading
 
 import pytest
@@ -154,3 +155,62 @@ def test_deep_host_request_args_are_a_clean_error(run, host):
     host.register("db", lambda call: seen.append(call))
     result = run(f"async function main(input, ctx) {{ {DEEP} await ctx.db.insert('x', v) }}")
     assert seen == [] and result.error.kind is ErrorKind.HOST_CALL_LIMIT and "deep" in result.error.message
+
+
+# -- caps and text that storage refuses ---------------------------------------------------
+def test_a_huge_error_record_is_capped(run):
+    result = run("function main() { const e = new Error('m'.repeat(10_000_000));"
+                 " Object.defineProperty(e, 'stack', {value: 's'.repeat(10_000_000)}); e.name = 'N'.repeat(100000);"
+                 " throw e }", memory_bytes=128 * 1024 * 1024)
+    error = result.error
+    assert error.kind is ErrorKind.RUNTIME
+    assert len(error.message) <= 8200 and len(error.stack) <= 8200 and len(error.type) <= 201
+
+
+def test_a_huge_top_level_error_is_capped(run):
+    result = run("throw new Error('m'.repeat(1_000_000))")
+    assert result.error is not None and len(result.error.message) <= 8200
+
+
+def test_log_cap_counts_utf8_bytes(run):
+    result = run("function main() { for (let i = 0; i < 10; i++) console.log('ж'.repeat(100)) }", log_bytes=700)
+    assert [len(e.message) for e in result.logs[:-1]] == [100, 100, 100]  # 200 bytes each
+    assert result.logs[-1].message == "7 log entries dropped (log limit)"
+
+
+def test_nul_and_lone_surrogates_are_replaced_everywhere(run):
+    result = run("""function main() {
+  console.log('a\\u0000b\\ud800c');
+  return {'k\\u0000': 'v\\udc00', pair: '\\ud83d\\ude00', escaped: '\\\\u0000'};
+}""")
+    assert result.output == {"k\ufffd": "v\ufffd", "pair": "\U0001F600", "escaped": "\\u0000"}
+    assert "\\u0000" not in result.output_json.replace("\\\\u0000", "")
+    assert result.logs[0].message == "a\ufffdb\ufffdc"
+    failed = run("function main() { throw new Error('bad\\u0000\\ud800') }")
+    assert failed.error.message == "bad\ufffd\ufffd"
+    top = run("throw new Error('top\\u0000\\ud800')")
+    assert "\x00" not in top.error.message and "\ud800" not in top.error.message
+    json.dumps(result.to_dict(), ensure_ascii=False).encode()  # storable as UTF-8 text
+
+
+# -- SDK surface ---------------------------------------------------------------------------
+def test_get_credential_sees_own_properties_only(run):
+    result = run("function main() { return ['toString', '__proto__', 'constructor', 'hasOwnProperty', 'key']"
+                 ".map(n => typeof getCredential(n)) }", credentials={"key": "v"})
+    assert result.output == ["undefined", "undefined", "undefined", "undefined", "string"]
+
+
+@pytest.mark.parametrize("source", [
+    "async function main(i, ctx) { const a = {}; a.a = a; await ctx.cache.get(a) }",
+    "async function main() { await new Promise((resolve, reject) => { null.x }) }",
+    "function main() { return {toJSON() { throw new Error('in toJSON') }} }",
+    "async function main() { await new Promise(r => setTimeout(r, 1)); null.x }",
+    "async function main(i, ctx) { try { await fetchV2('http://x') } catch (e) { throw e } }",
+])
+def test_prelude_frames_never_show(run, host, source):
+    host.register("http", lambda call: 1 / 0)
+    result = run(source)
+    assert result.error is not None
+    frames = result.error.stack.splitlines()
+    assert all("script.js" in frame for frame in frames), frames
+    assert result.error.line == (1 if frames else None)  # a host error's stack is all prelude: none is left

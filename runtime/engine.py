@@ -36,6 +36,7 @@ _RESULT_OK_PREFIX = '{"ok":true,"value":'
 _ARGS_NOT_AN_ARRAY = {"ok": False,
                       "error": {"name": "TypeError", "message": "host call arguments must be a JSON array"}}
 ERROR_TEXT_MAX = 8192  # characters of an error's message and of its stack, like a log line
+_CLOCK_SLACK_S = 0.005  # clock() and process_time() read the same CPU clock at slightly different moments
 FINISH_BUDGET_S = 0.5  # reading the outcome runs no script code, but no call into JS goes without a limit
 
 
@@ -236,14 +237,14 @@ def _user_frames(stack: str) -> list[str]:
 
 
 def _refine_kind(kind: ErrorKind, name: str, message: str) -> ErrorKind:
+    """Memory and stack exhaustion are still read from the error text: the binding gives no other signal.
+
+    Timeouts and host faults are not: the driver and the prelude know those for themselves.
+    """
     if name == "InternalError" and "out of memory" in message:
         return ErrorKind.MEMORY
-    if name == "InternalError" and message.startswith("interrupted"):
-        return ErrorKind.TIMEOUT
     if "stack overflow" in message or "Maximum call stack size exceeded" in message:
         return ErrorKind.STACK
-    if name == "HostError" and kind is ErrorKind.RUNTIME:
-        return ErrorKind.HOST_FAULT
     return kind
 
 
@@ -323,6 +324,7 @@ class Engine:
         if remaining <= 0:
             raise _Abort(self._timeout_error())
         self._context.set_time_limit(remaining)
+        cpu_started = time.process_time()
         try:
             return function(*args)
         except quickjs.StackOverflow as exc:
@@ -333,7 +335,11 @@ class Engine:
                 # A context that hit its memory limit can fail without an error object.
                 raise _Abort(ScriptError(ErrorKind.MEMORY, "InternalError", "out of memory")) from None
             error = error_from_text(text, ErrorKind.RUNTIME)
-            if error.kind is ErrorKind.TIMEOUT:
+            # The interrupt fires only once the call has used its CPU budget (the binding's
+            # clock() is process CPU time): an "interrupted" error before that is the script's own.
+            if text.startswith("InternalError: interrupted") and (
+                    time.process_time() - cpu_started >= remaining - _CLOCK_SLACK_S
+                    or time.monotonic() >= self._deadline):
                 raise _Abort(self._timeout_error()) from None
             if during_eval and error.type == "SyntaxError":
                 error = ScriptError(ErrorKind.SYNTAX, error.type, error.message, error.line,
@@ -423,7 +429,8 @@ class Engine:
         if not outcome.startswith(_RESULT_OK_PREFIX):
             failure = json.loads(_clean_json(outcome))["error"]
             header = f"{failure['name']}: {failure['message']}"
-            result.error = error_from_text(header, ErrorKind.RUNTIME, stack=failure["stack"])
+            kind = ErrorKind.HOST_FAULT if failure["hostFault"] else ErrorKind.RUNTIME
+            result.error = error_from_text(header, kind, stack=failure["stack"])
             return
         value = _clean_json(outcome[len(_RESULT_OK_PREFIX):-1])
         size = len(value) if value.isascii() else len(value.encode())

@@ -20,6 +20,7 @@ globalThis.__jsr$driver = function __jsr$prelude(G) {
   const P = Promise, then = P.prototype.then, resolved = P.resolve, rejected = P.reject;
   const MapCtor = Map, mapGet = Map.prototype.get, mapSet = Map.prototype.set;
   const ErrorCtor = Error, TypeErrorCtor = TypeError, ReferenceErrorCtor = ReferenceError;
+  const hostFaults = new WeakSet(), markHostFault = WeakSet.prototype.add, isHostFault = WeakSet.prototype.has;
 
   // 1. No code generation, no stack hooks, no weak-ref callbacks.
   function __jsr$lock(obj, name, value) {
@@ -175,7 +176,7 @@ globalThis.__jsr$driver = function __jsr$prelude(G) {
     try {
       if (e !== null && typeof e === 'object' && isError(e)) {
         return { __proto__: null, name: __jsr$cap(toStr(e.name), 200), message: __jsr$cap(toStr(e.message), 8192),
-          stack: __jsr$cap(toStr(e.stack), 8192) };
+          stack: __jsr$cap(toStr(e.stack), 8192), hostFault: apply(isHostFault, hostFaults, [e]) };
       }
       return { __proto__: null, name: 'Uncaught', message: __jsr$cap(__jsr$format(e), 8192), stack: '' };
     } catch (err) {
@@ -240,6 +241,8 @@ globalThis.__jsr$driver = function __jsr$prelude(G) {
         if (r.ok) { entry.resolve(r.value); continue; }
         const err = new ErrorCtor(toStr(r.error.message));
         err.name = toStr(r.error.name);
+        // Only this mark, never a name a script can also set, makes a failure a host fault.
+        if (err.name === 'HostError') apply(markHostFault, hostFaults, [err]);
         if (r.error.status !== undefined) err.status = r.error.status;
         entry.reject(err);
       }
@@ -265,7 +268,7 @@ globalThis.__jsr$driver = function __jsr$prelude(G) {
     finish: function __jsr$finish() {
       let out = failure === null ? '{"ok":true,"value":' + resultJson + '}'
         : '{"ok":false,"error":{"name":' + stringify(failure.name) + ',"message":' + stringify(failure.message)
-          + ',"stack":' + stringify(failure.stack) + '}}';
+          + ',"stack":' + stringify(failure.stack) + ',"hostFault":' + (failure.hostFault === true) + '}}';
       out += '\n[';
       for (let i = 0; i < logCount; i++) out = i ? out + ',' + logs[i] : out + logs[i];
       return flat(out + ']\n' + dropped);

@@ -214,3 +214,36 @@ def test_prelude_frames_never_show(run, host, source):
     frames = result.error.stack.splitlines()
     assert all("script.js" in frame for frame in frames), frames
     assert result.error.line == (1 if frames else None)  # a host error's stack is all prelude: none is left
+
+
+# -- error kinds come from the engine, not from the script ---------------------------------------
+FORGERIES = [
+    "throw new InternalError('interrupted')",
+    "throw Object.assign(new Error('interrupted'), {name: 'InternalError'})",
+    "throw Object.assign(new Error('host call failed'), {name: 'HostError'})",
+]
+
+
+@pytest.mark.parametrize("statement", FORGERIES)
+@pytest.mark.parametrize("where", ["handler", "top_level", "async"])
+def test_a_script_cannot_forge_a_timeout_or_a_host_fault(run, statement, where):
+    source = {
+        "handler": f"function main() {{ {statement} }}",
+        "top_level": f"{statement}\nfunction main() {{}}",
+        "async": f"async function main() {{ await null; {statement} }}",
+    }[where]
+    assert run(source).error.kind is ErrorKind.RUNTIME
+
+
+def test_a_genuine_host_fault_is_still_one(run, host):
+    host.register("db", lambda call: 1 / 0)
+    result = run("async function main(i, ctx) { try { await ctx.db.query('x') } catch (e) { throw e } }")
+    assert result.error.kind is ErrorKind.HOST_FAULT
+
+
+def test_real_engine_kinds_are_kept(run):
+    assert run("function main() { function f() { return f() + 1 } return f() }").error.kind is ErrorKind.STACK
+    assert run("function main() { for (;;) {} }", timeout_ms=200).error.kind is ErrorKind.TIMEOUT
+    assert run("for (;;) {}", timeout_ms=200).error.kind is ErrorKind.TIMEOUT
+    assert run("function main() { const a = []; for (;;) a.push('x'.repeat(1000) + Math.random()) }",
+               memory_bytes=8 * 1024 * 1024).error.kind is ErrorKind.MEMORY

@@ -8,8 +8,10 @@ under a fresh time limit bounded by the run's wall-clock deadline.
 
 import functools
 import hashlib
+import itertools
 import json
 import re
+import string
 import threading
 import time
 from collections import OrderedDict
@@ -21,7 +23,7 @@ import quickjs
 
 from runtime.errors import ErrorKind, LogEntry, RunResult, ScriptError
 from runtime.host import HostCall, HostRegistry
-from runtime.limits import ResourceLimits
+from runtime.limits import JSON_MAX_DEPTH, ResourceLimits
 
 HANDLERS = ("main", "handler", "onEvent", "transformEvent", "transformBatch")
 PRELUDE_FRAME = "__jsr$"
@@ -32,6 +34,11 @@ SCRIPT_FILE = "script.js"
 _FRAME = re.compile(r"^\s*at (?:(?P<fn>[^\s(]+) \()?(?P<file><input>|native)(?::(?P<line>\d+):(?P<col>\d+))?\)?")
 _DRIVER_METHODS = ("setup", "start", "poll", "deliver", "nextTimerAt", "fireTimers", "finish")
 _RESULT_OK_PREFIX = '{"ok":true,"value":'
+_ARGS_NOT_AN_ARRAY = {"ok": False,
+                      "error": {"name": "TypeError", "message": "host call arguments must be a JSON array"}}
+ERROR_TEXT_MAX = 8192  # characters of an error's message and of its stack, like a log line
+_CLOCK_SLACK_S = 0.005  # clock() and process_time() read the same CPU clock at slightly different moments
+FINISH_BUDGET_S = 0.5  # reading the outcome runs no script code, but no call into JS goes without a limit
 
 
 if not hasattr(quickjs.Context, "eval_bytecode"):
@@ -156,14 +163,50 @@ def compile_script(source: str) -> CompiledScript:
     A parse too deep for the stack or too big for memory is reported with that kind.
     """
     try:
-        return CompiledScript(source, None, _compiler().compile(source))
+        bytecode = _compiler().compile(source)
     except quickjs.JSException as exc:
         return CompiledScript(source, error_from_text(str(exc), ErrorKind.SYNTAX))
+    refused = _using_declaration(source)
+    return CompiledScript(source, refused, None if refused else bytecode)
 
 
 def check_syntax(source: str) -> ScriptError | None:
     """The error compiling `source` reports, if any; nothing of it runs."""
     return compile_script(source).error
+
+
+def _using_declaration(source: str) -> ScriptError | None:
+    """Refuse `using` / `await using` declarations: QuickJS lets an interrupt escape from their disposers.
+
+    `using` is only contextually reserved, so QuickJS itself tells the declaration from the
+    identifier: every occurrence of the letters "using" is renamed to a same-length word that
+    occurs nowhere in the (valid) source. The renaming is one-to-one, so identifiers, labels,
+    properties, strings, comments and regexps stay valid; only a declaration turns into two
+    adjacent identifiers (`zqxwv name = ...`), whose error points just after its keyword.
+    """
+    if "using" not in source:
+        return None
+    # "z" + 4 letters is never a keyword, and 26**4 words outnumber the substrings of any source allowed to run.
+    words = ("z" + "".join(letters) for letters in itertools.product(string.ascii_lowercase, repeat=4))
+    fresh = next(word for word in words if word not in source)
+    error = compile_script(source.replace("using", fresh)).error
+    if error is None:
+        return None
+    offset = _offset(source, error.line or 1, error.column or 1)
+    start = source.rfind("using", 0, offset)
+    line = source.count("\n", 0, start) + 1
+    column = start - source.rfind("\n", 0, start)
+    return ScriptError(ErrorKind.SYNTAX, "SyntaxError",
+                       "`using` declarations are not supported (their disposers can outlive the time limit)",
+                       line, column)
+
+
+def _offset(source: str, line: int, column: int) -> int:
+    """The index in `source` of a 1-based line and column."""
+    start = 0
+    for _ in range(line - 1):
+        start = source.index("\n", start) + 1
+    return start + column - 1
 
 
 def error_from_text(text: str, kind: ErrorKind, stack: str | None = None) -> ScriptError:
@@ -179,34 +222,74 @@ def error_from_text(text: str, kind: ErrorKind, stack: str | None = None) -> Scr
         if match and match.group("line"):
             line, column = int(match.group("line")), int(match.group("col"))
             break
-    return ScriptError(_refine_kind(kind, name, message), name, message, line, column,
-                       "\n".join(frames).replace("<input>", SCRIPT_FILE))
+    stack_text = "\n".join(frames).replace("<input>", SCRIPT_FILE)
+    return ScriptError(_refine_kind(kind, name, message), _clean_text(_cap(name, 200)),
+                       _clean_text(_cap(message, ERROR_TEXT_MAX)), line, column,
+                       _clean_text(_cap(stack_text, ERROR_TEXT_MAX)))
+
+
+def _cap(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# JSON.stringify writes NUL and lone surrogates as escapes; an even run of backslashes before one is a
+# literal backslash. A well-formed pair never comes escaped from QuickJS, but is kept if it does.
+_UNSTORABLE_ESCAPE = re.compile(r"(\\+)u(0000|d[89ab][0-9a-f]{2}(?:\\ud[c-f][0-9a-f]{2})?|d[c-f][0-9a-f]{2})",
+                                re.IGNORECASE)
+
+
+def _clean_text(text: str) -> str:
+    """NUL and lone surrogates (which PostgreSQL text and JSONB refuse) become U+FFFD."""
+    return text if text.isascii() and "\x00" not in text else _UNSTORABLE.sub("\ufffd", text)
+
+
+def _clean_json(text: str) -> str:
+    """_clean_text for JSON text, on its escapes; text without any \\u escape is returned after one scan."""
+    if "\\u" not in text:
+        return text
+    return _UNSTORABLE_ESCAPE.sub(_replace_escape, text)
+
+
+def _replace_escape(match: re.Match) -> str:
+    backslashes, code = match.group(1), match.group(2)
+    if len(backslashes) % 2 == 0 or len(code) > 4:
+        return match.group(0)  # an escaped backslash followed by text, or a well-formed pair
+    return backslashes + "ufffd"
 
 
 def _user_frames(stack: str) -> list[str]:
-    """Stack lines without the prelude's own frames."""
+    """Stack lines without the prelude's frames and the native calls it made.
+
+    A native frame (`apply`, `construct`, `Promise`) belongs to whoever called it: the
+    nearest outer frame that is not native, the driver itself when there is none.
+    """
     frames = []
+    natives: list[str] = []
     for raw in stack.splitlines():
         match = _FRAME.match(raw)
         if not match:
             continue
-        if (match.group("fn") or "").startswith(PRELUDE_FRAME):
-            continue
-        frames.append(raw.strip())
-    while frames and frames[-1].endswith("(native)"):
-        frames.pop()  # the driver's own call of the handler
+        if match.group("file") == "native":
+            natives.append(raw.strip())
+        elif (match.group("fn") or "").startswith(PRELUDE_FRAME):
+            natives.clear()
+        else:
+            frames += natives
+            natives.clear()
+            frames.append(raw.strip())
     return frames
 
 
 def _refine_kind(kind: ErrorKind, name: str, message: str) -> ErrorKind:
-    if name == "InternalError" and "out of memory" in message:
-        return ErrorKind.MEMORY
-    if name == "InternalError" and message.startswith("interrupted"):
-        return ErrorKind.TIMEOUT
+    """Memory and stack exhaustion are still read from the error text: the binding gives no other signal.
+
+    Timeouts and host faults are not: the driver and the prelude know those for themselves.
+    """
+    if name == "InternalError" and ("out of memory" in message or not message):
+        return ErrorKind.MEMORY  # no message: the heap was too full to set even that on the error
     if "stack overflow" in message or "Maximum call stack size exceeded" in message:
         return ErrorKind.STACK
-    if name == "HostError" and kind is ErrorKind.RUNTIME:
-        return ErrorKind.HOST_FAULT
     return kind
 
 
@@ -284,6 +367,7 @@ class Engine:
         if remaining <= 0:
             raise _Abort(self._timeout_error())
         self._context.set_time_limit(remaining)
+        cpu_started = time.process_time()
         try:
             return function(*args)
         except quickjs.StackOverflow as exc:
@@ -294,7 +378,11 @@ class Engine:
                 # A context that hit its memory limit can fail without an error object.
                 raise _Abort(ScriptError(ErrorKind.MEMORY, "InternalError", "out of memory")) from None
             error = error_from_text(text, ErrorKind.RUNTIME)
-            if error.kind is ErrorKind.TIMEOUT:
+            # The interrupt fires only once the call has used its CPU budget (the binding's
+            # clock() is process CPU time): an "interrupted" error before that is the script's own.
+            if text.startswith("InternalError: interrupted") and (
+                    time.process_time() - cpu_started >= remaining - _CLOCK_SLACK_S
+                    or time.monotonic() >= self._deadline):
                 raise _Abort(self._timeout_error()) from None
             if during_eval and error.type == "SyntaxError":
                 error = ScriptError(ErrorKind.SYNTAX, error.type, error.message, error.line,
@@ -317,7 +405,7 @@ class Engine:
             polled = self._js(self._poll)
             state, batch = polled[0], polled[1:]
             if batch:
-                responses = self._serve(request, host, json.loads(f"[{batch}]"), result)
+                responses = self._serve(request, host, _parse_batch(batch, limits), result)
                 self._js(self._deliver, responses)
                 continue
             if state != "0":
@@ -340,18 +428,22 @@ class Engine:
             raise _Abort(ScriptError(ErrorKind.HOST_CALL_LIMIT, "HostCallLimitExceeded",
                                      f"more than {request.limits.host_calls} host API calls in one run"))
         result.host_calls += len(calls)
+        # A script's Array.prototype.toJSON can turn args into anything: only arrays reach a handler.
+        valid = [call for call in calls if isinstance(call.get("args"), list)]
         started = time.perf_counter()
-        answers = host.dispatch_batch([HostCall(
+        served = iter(host.dispatch_batch([HostCall(
             tenant_id=request.tenant_id,
             api=str(call.get("api")),
             method=str(call.get("method")),
-            args=call.get("args") or [],
+            args=call["args"],
             deadline=self._deadline,
             run=request.context,
-        ) for call in calls])
+        ) for call in valid]))
         result.host_time_ms += (time.perf_counter() - started) * 1000
         if time.monotonic() >= self._deadline:
             raise _Abort(self._timeout_error())
+        answers = [next(served) if isinstance(call.get("args"), list) else (_ARGS_NOT_AN_ARRAY.copy(), 0.0)
+                   for call in calls]
         responses = []
         for call, (answer, elapsed_ms) in zip(calls, answers, strict=True):
             result.host_call_timings.append({"api": call.get("api"), "method": call.get("method"),
@@ -361,28 +453,33 @@ class Engine:
         return "[" + ",".join(responses) + "]"
 
     def _finish_run(self, limits: ResourceLimits, result: RunResult) -> None:
-        """Read outcome and console in one crossing; caps are enforced again here."""
+        """Read outcome and console in one crossing, under a fixed budget (the run's own may be spent)."""
         try:
-            self._context.set_time_limit(-1)
+            self._context.set_time_limit(FINISH_BUDGET_S)
             outcome, logs_json, dropped = self._finish().split("\n", 2)
         except quickjs.JSException:
             result.error = result.error or ScriptError(ErrorKind.INTERNAL, "InternalError",
                                                        "the outcome of the run could not be read")
             result.logs = [LogEntry("error", time.time() * 1000, "the logs could not be read after the run")]
             return
-        result.logs = _capped_logs(json.loads(logs_json), int(dropped), limits)
+        result.logs = _capped_logs(json.loads(_clean_json(logs_json)), int(dropped), limits)
         if result.error is not None:
             return
         if not outcome.startswith(_RESULT_OK_PREFIX):
-            failure = json.loads(outcome)["error"]
+            failure = json.loads(_clean_json(outcome))["error"]
             header = f"{failure['name']}: {failure['message']}"
-            result.error = error_from_text(header, ErrorKind.RUNTIME, stack=failure["stack"])
+            kind = ErrorKind.HOST_FAULT if failure["hostFault"] else ErrorKind.RUNTIME
+            result.error = error_from_text(header, kind, stack=failure["stack"])
             return
-        value = outcome[len(_RESULT_OK_PREFIX):-1]
+        value = _clean_json(outcome[len(_RESULT_OK_PREFIX):-1])
         size = len(value) if value.isascii() else len(value.encode())
         if size > limits.output_bytes:
             result.error = ScriptError(ErrorKind.OUTPUT_TOO_LARGE, "OutputTooLarge",
                                        f"the output is {size} bytes; the limit is {limits.output_bytes}")
+            return
+        if _too_deep(value):
+            result.error = ScriptError(ErrorKind.OUTPUT_TOO_LARGE, "OutputTooDeep",
+                                       f"the output is nested more than {JSON_MAX_DEPTH} deep")
             return
         result.output_json = value
 
@@ -393,15 +490,54 @@ class Engine:
             return 0
 
 
+def _parse_batch(batch: str, limits: ResourceLimits) -> list[dict]:
+    """One round's host requests, refused before parsing when too large or too deep."""
+    size = len(batch) if batch.isascii() else len(batch.encode(errors="surrogatepass"))
+    if size > limits.host_batch_bytes:
+        raise _Abort(ScriptError(ErrorKind.HOST_CALL_LIMIT, "HostRequestTooLarge",
+                                 f"the host requests of one round are {size} bytes; the limit is "
+                                 f"{limits.host_batch_bytes}"))
+    if _too_deep(batch, extra=2):  # [ {request} ... ]
+        raise _Abort(ScriptError(ErrorKind.HOST_CALL_LIMIT, "HostRequestTooDeep",
+                                 f"host call arguments are nested more than {JSON_MAX_DEPTH} deep"))
+    return json.loads(f"[{batch}]")
+
+
+_BRACKETS = bytes.maketrans(b"[{]}", b"(())")
+_NOT_STRUCTURE = bytes(set(range(256)) - set(b'[]{}"\\'))
+
+
+def _too_deep(text: str, extra: int = 0) -> bool:
+    """Whether the JSON `text` nests deeper than JSON_MAX_DEPTH - extra, without recursing.
+
+    Counting the opening brackets settles most texts. A wide one is cut down to brackets,
+    quotes and backslashes, then to the brackets outside strings, whose innermost pairs each
+    pass of `replace` removes: passes = depth. All at C speed (~0.3 ms for a 226 KB batch).
+    """
+    limit = JSON_MAX_DEPTH - extra
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    data = text.encode(errors="surrogatepass").translate(_BRACKETS, _NOT_STRUCTURE)
+    data = data.replace(b"\\\\", b"").replace(b'\\"', b"").replace(b'""', b"")  # escapes, then bracket-free strings
+    brackets = b"".join(data.split(b'"')[::2])
+    for _ in range(limit):
+        inner_removed = brackets.replace(b"()", b"")
+        if len(inner_removed) == len(brackets):
+            return False
+        brackets = inner_removed
+    return bool(brackets)
+
+
 def _capped_logs(raw: list[dict], dropped: int, limits: ResourceLimits) -> list[LogEntry]:
     entries: list[LogEntry] = []
     size = 0
     for item in raw:
         message = str(item.get("message", ""))
-        if len(entries) >= limits.log_entries or size + len(message) > limits.log_bytes:
+        length = len(message) if message.isascii() else len(message.encode())
+        if len(entries) >= limits.log_entries or size + length > limits.log_bytes:
             dropped += 1
             continue
-        size += len(message)
+        size += length
         entries.append(LogEntry(str(item.get("level", "info")), float(item.get("time", 0)), message))
     if dropped:
         entries.append(LogEntry("warn", time.time() * 1000, f"{dropped} log entries dropped (log limit)"))

@@ -3,6 +3,7 @@
 from dataclasses import dataclass, replace
 
 MB = 1024 * 1024
+JSON_MAX_DEPTH = 256  # output and host requests nested deeper are refused: Python's json recurses per level
 
 
 @dataclass(frozen=True)
@@ -11,6 +12,7 @@ class ResourceLimits:
     memory_bytes: int = 64 * MB       # the whole context, prelude included
     stack_bytes: int = 1 * MB         # well below a thread's real stack (8 MB on glibc)
     host_calls: int = 100
+    host_batch_bytes: int = 1 * MB    # the host requests queued in one round, checked before parsing
     output_bytes: int = 1 * MB
     log_entries: int = 1000
     log_bytes: int = 256 * 1024

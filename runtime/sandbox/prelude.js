@@ -15,10 +15,12 @@ globalThis.__jsr$driver = function __jsr$prelude(G) {
   'use strict';
   const O = Object, define = O.defineProperty, freeze = O.freeze, protoOf = O.getPrototypeOf, assign = O.assign;
   const isFrozen = O.isFrozen, apply = Reflect.apply, keysOf = Reflect.ownKeys, stringify = JSON.stringify, parse = JSON.parse;
-  const toStr = String, now = Date.now, isError = Error.isError, slice = String.prototype.slice;
+  const toStr = String, now = Date.now, isError = Error.isError, slice = String.prototype.slice, hasOwn = O.hasOwn;
+  const wellFormed = String.prototype.toWellFormed, encodeUri = encodeURIComponent, unescapeUri = unescape;
   const P = Promise, then = P.prototype.then, resolved = P.resolve, rejected = P.reject;
   const MapCtor = Map, mapGet = Map.prototype.get, mapSet = Map.prototype.set;
   const ErrorCtor = Error, TypeErrorCtor = TypeError, ReferenceErrorCtor = ReferenceError;
+  const hostFaults = new WeakSet(), markHostFault = WeakSet.prototype.add, isHostFault = WeakSet.prototype.has;
 
   // 1. No code generation, no stack hooks, no weak-ref callbacks.
   function __jsr$lock(obj, name, value) {
@@ -37,6 +39,14 @@ globalThis.__jsr$driver = function __jsr$prelude(G) {
   delete G.WeakRef;
   delete G.FinalizationRegistry;
 
+  // QuickJS turns its uncatchable interrupt into a catchable error in a few places, so a
+  // loop around them never ends in this process: Error.stackTraceLimit's valueOf (read for
+  // every new error) and Promise.try go. The Promise executor and `using` disposers do it
+  // too; `using` is refused at compile time, and the supervisor kills the runner process of
+  // a run that outlives its deadline, whatever it does (runtime/pool.py).
+  __jsr$lock(ErrorCtor, 'stackTraceLimit', ErrorCtor.stackTraceLimit);
+  delete P.try;
+
   // 2. Console: entries are JSON texts in a null-prototype store, read after the run.
   const logs = { __proto__: null };
   let logCount = 0, logBytes = 0, dropped = 0, maxEntries = 0, maxBytes = 0;
@@ -49,15 +59,18 @@ globalThis.__jsr$driver = function __jsr$prelude(G) {
       return text === undefined ? toStr(v) : text;
     } catch (e) { return '[unprintable]'; }
   }
+  // Error texts and log lines alike are cut at 8192 UTF-16 units.
+  function __jsr$cap(text, max) { return text.length > max ? apply(slice, text, [0, max]) + '…' : text; }
   function __jsr$log(level, args) {
     let m = '';
     for (let i = 0; i < args.length; i++) m = i ? m + ' ' + __jsr$format(args[i]) : __jsr$format(args[i]);
-    if (m.length > 8192) m = apply(slice, m, [0, 8192]) + '…';
-    if (logCount >= maxEntries || logBytes + m.length > maxBytes) { dropped++; return; }
+    m = apply(wellFormed, __jsr$cap(m, 8192), []);
+    const bytes = apply(unescapeUri, undefined, [encodeUri(m)]).length; // its UTF-8 size
+    if (logCount >= maxEntries || logBytes + bytes > maxBytes) { dropped++; return; }
     // Only primitives go through stringify: on objects QuickJS's own JSON.stringify
     // stores into arrays, where an Array.prototype index setter would run.
     logs[logCount++] = '{"level":"' + level + '","time":' + now() + ',"message":' + stringify(m) + '}';
-    logBytes += m.length;
+    logBytes += bytes;
   }
   const consoleObject = { __proto__: null };
   for (const level of ['log', 'info', 'debug', 'warn', 'error']) {
@@ -70,13 +83,14 @@ globalThis.__jsr$driver = function __jsr$prelude(G) {
   const waiting = { __proto__: null };
   let inFlight = 0, outbox = '', nextId = 1;
   function __jsr$hostCall(api, method, args) {
+    // The id is taken first: stringify runs the script's toJSON, which may call the SDK again.
+    const id = nextId++;
     let payload;
     try {
-      payload = stringify({ __proto__: null, id: nextId, api, method, args });
+      payload = stringify({ __proto__: null, id, api, method, args });
     } catch (e) {
       return apply(rejected, P, [new TypeErrorCtor(api + '.' + method + ': arguments must be JSON')]);
     }
-    const id = nextId++;
     return new P(function __jsr$enqueue(resolve, reject) {
       waiting[id] = { __proto__: null, resolve, reject };
       inFlight++;
@@ -119,7 +133,10 @@ globalThis.__jsr$driver = function __jsr$prelude(G) {
 
   // 5. Injected synchronous data: credentials and transformation metadata.
   let credentials = { __proto__: null }, metadataList = [], metadataByEvent = null;
-  __jsr$lock(G, 'getCredential', function __jsr$getCredential(name) { return credentials[toStr(name)]; });
+  __jsr$lock(G, 'getCredential', function __jsr$getCredential(name) {
+    const key = toStr(name);
+    return hasOwn(credentials, key) ? credentials[key] : undefined;
+  });
   function __jsr$metadata(event) {
     const found = metadataByEvent === null ? undefined : apply(mapGet, metadataByEvent, [event]);
     return found !== undefined ? found : metadataList.length ? metadataList[0] : {};
@@ -143,9 +160,10 @@ globalThis.__jsr$driver = function __jsr$prelude(G) {
     if (e === null) return { __proto__: null, name: 'InternalError', message: 'out of memory', stack: '' };
     try {
       if (e !== null && typeof e === 'object' && isError(e)) {
-        return { __proto__: null, name: toStr(e.name), message: toStr(e.message), stack: toStr(e.stack) };
+        return { __proto__: null, name: __jsr$cap(toStr(e.name), 200), message: __jsr$cap(toStr(e.message), 8192),
+          stack: __jsr$cap(toStr(e.stack), 8192), hostFault: apply(isHostFault, hostFaults, [e]) };
       }
-      return { __proto__: null, name: 'Uncaught', message: __jsr$format(e), stack: '' };
+      return { __proto__: null, name: 'Uncaught', message: __jsr$cap(__jsr$format(e), 8192), stack: '' };
     } catch (err) {
       return { __proto__: null, name: 'Error', message: '[error could not be described]', stack: '' };
     }
@@ -208,6 +226,8 @@ globalThis.__jsr$driver = function __jsr$prelude(G) {
         if (r.ok) { entry.resolve(r.value); continue; }
         const err = new ErrorCtor(toStr(r.error.message));
         err.name = toStr(r.error.name);
+        // Only this mark, never a name a script can also set, makes a failure a host fault.
+        if (err.name === 'HostError') apply(markHostFault, hostFaults, [err]);
         if (r.error.status !== undefined) err.status = r.error.status;
         entry.reject(err);
       }
@@ -233,7 +253,7 @@ globalThis.__jsr$driver = function __jsr$prelude(G) {
     finish: function __jsr$finish() {
       let out = failure === null ? '{"ok":true,"value":' + resultJson + '}'
         : '{"ok":false,"error":{"name":' + stringify(failure.name) + ',"message":' + stringify(failure.message)
-          + ',"stack":' + stringify(failure.stack) + '}}';
+          + ',"stack":' + stringify(failure.stack) + ',"hostFault":' + (failure.hostFault === true) + '}}';
       out += '\n[';
       for (let i = 0; i < logCount; i++) out = i ? out + ',' + logs[i] : out + logs[i];
       return flat(out + ']\n' + dropped);

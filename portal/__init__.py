@@ -7,7 +7,7 @@ import tasks
 from portal import models, tenancy  # noqa: F401  (models: tables known to Flask-Migrate)
 from portal.cli import jsr
 from portal.config import ROOT, Config
-from portal.extensions import babel, csrf, db, login, migrate
+from portal.extensions import babel, csrf, db, enforce_sqlite_foreign_keys, login, migrate
 from portal.services import executions
 from portal.services import runtime as runtime_service
 from portal.web import api, auth, errors
@@ -26,7 +26,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     )
     app.config.from_object(config)
     app.config.update(overrides or {})
+    app.config["MAX_CONTENT_LENGTH"] = app.config["JSR_MAX_BODY_BYTES"]  # larger bodies: 413
 
+    enforce_sqlite_foreign_keys()
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     login.init_app(app)

@@ -12,6 +12,7 @@ from portal.models import ApiToken, Tenant, User
 from portal.models.tenant import SLUG_RE
 from portal.services import audit, rbac
 from portal.services.errors import Conflict, NotFound, ValidationError
+from portal.services.inputs import text_error
 from portal.services.rbac import Actor, Role
 from portal.services.scope import in_system, in_tenant
 
@@ -22,7 +23,9 @@ TOKEN_USE_RESOLUTION = timedelta(minutes=1)
 
 @in_system
 def tenant_by_slug(slug: str) -> Tenant:
-    tenant = db.session.scalar(select(Tenant).where(Tenant.slug == slug))
+    tenant = None
+    if isinstance(slug, str) and SLUG_RE.match(slug):
+        tenant = db.session.scalar(select(Tenant).where(Tenant.slug == slug))
     if tenant is None:
         raise NotFound(_l("Unknown tenant."))
     return tenant
@@ -35,9 +38,17 @@ def active_user(user_id: str) -> User | None:
     return user if user is not None and user.active else None
 
 
+def _find_by_email(email: str | None) -> User | None:
+    """The user with this e-mail (any case), or None; an unstorable e-mail names nobody."""
+    email = email.strip().lower() if isinstance(email, str) else ""
+    if not email or text_error(email, 254) is not None:
+        return None
+    return db.session.scalar(select(User).where(func.lower(User.email) == email))
+
+
 @in_system
 def user_by_email(email: str) -> User:
-    user = db.session.scalar(select(User).where(func.lower(User.email) == (email or "").strip().lower()))
+    user = _find_by_email(email)
     if user is None:
         raise NotFound(_l("User not found."))
     return user
@@ -108,7 +119,7 @@ def set_role(actor: Actor, user_id: str, role: str) -> User:
 @in_system
 def authenticate(email: str, password: str) -> User | None:
     """The user, or None; repeated failures lock the account for a while (login throttling)."""
-    user = db.session.scalar(select(User).where(func.lower(User.email) == (email or "").strip().lower()))
+    user = _find_by_email(email)
     now = datetime.now(UTC)
     if user is None:
         return None
@@ -128,7 +139,7 @@ def authenticate(email: str, password: str) -> User | None:
 
 @in_system
 def is_locked(email: str) -> bool:
-    user = db.session.scalar(select(User).where(func.lower(User.email) == (email or "").strip().lower()))
+    user = _find_by_email(email)
     return bool(user and user.locked_until and _aware(user.locked_until) > datetime.now(UTC))
 
 

@@ -8,10 +8,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 
 from portal.extensions import db
-from portal.models import TRIGGERS, Execution, Script, Tenant
+from portal.models import EXECUTION_STATUSES, TRIGGERS, Execution, Script, Tenant
 from portal.services import audit, rbac
 from portal.services import runtime as runtime_service
-from portal.services.errors import NotFound, ServiceError, ValidationError
+from portal.services.errors import Conflict, NotFound, ValidationError, refused_writes
+from portal.services.inputs import is_id, json_error, require_choice, require_id, utc_time
 from portal.services.queries import page, where_given
 from portal.services.rbac import Actor
 from portal.services.scope import in_system, in_tenant
@@ -25,8 +26,10 @@ FINAL_STATUSES = ("completed", "failed", "timeout", "cancelled")
 @in_tenant
 def get(actor: Actor, tenant_id: str, execution_id: str) -> Execution:
     rbac.require(actor, rbac.SCRIPTS_READ, tenant_id)
-    execution = db.session.scalar(select(Execution).where(Execution.tenant_id == tenant_id,
-                                                          Execution.id == execution_id))
+    execution = None
+    if is_id(execution_id):
+        execution = db.session.scalar(select(Execution).where(Execution.tenant_id == tenant_id,
+                                                              Execution.id == execution_id))
     if execution is None:
         raise NotFound(_l("Execution not found."))
     return execution
@@ -37,12 +40,15 @@ def list_executions(actor: Actor, tenant_id: str, *, script_id: str | None = Non
                     trigger: str | None = None, since: datetime | None = None, until: datetime | None = None,
                     limit: int = 50, offset: int = 0) -> list[Execution]:
     rbac.require(actor, rbac.SCRIPTS_READ, tenant_id)
+    require_id("script_id", script_id)
+    require_choice("status", status, EXECUTION_STATUSES)
+    require_choice("trigger", trigger, TRIGGERS)
     query = where_given(select(Execution).where(Execution.tenant_id == tenant_id),
                         (Execution.script_id, script_id), (Execution.status, status), (Execution.trigger, trigger))
     if since:
-        query = query.where(Execution.created_at >= since)
+        query = query.where(Execution.created_at >= utc_time("since", since))
     if until:
-        query = query.where(Execution.created_at < until)
+        query = query.where(Execution.created_at < utc_time("until", until))
     return list(db.session.scalars(page(query.order_by(Execution.created_at.desc()), limit, offset)))
 
 
@@ -75,19 +81,26 @@ def enqueue(actor: Actor, tenant_id: str, script_id: str, input: Any = None, *, 
 
 
 def _record_request(actor: Actor, tenant_id: str, script_id: str, input: Any, trigger: str) -> Execution:
-    """Check permission and script state, commit a pending execution, audit manual runs."""
+    """Check permission, input and script state, commit a pending execution, audit manual runs."""
     rbac.require(actor, rbac.SCRIPTS_EXECUTE, tenant_id)
-    script = db.session.scalar(select(Script).where(Script.tenant_id == tenant_id, Script.id == script_id))
+    if (message := json_error(input)) is not None:
+        raise ValidationError({"input": message})
+    script = None
+    if is_id(script_id):
+        script = db.session.scalar(select(Script).where(Script.tenant_id == tenant_id, Script.id == script_id))
     if script is None:
         raise NotFound(_l("Script not found."))
     if script.status in ("disabled", "archived"):
-        raise ServiceError(_l("A %(status)s script cannot run.", status=script.status), field="status")
-    execution = create_pending(actor, script, trigger=trigger, input=input)
-    if trigger in ("manual", "api"):
-        audit.record(actor, "script.run", tenant_id=tenant_id, target_type="script", target_id=script.id,
-                     summary=f"manual run of version {script.current_version}",
-                     details={"execution_id": execution.id})
-    db.session.commit()
+        raise Conflict(_l("A %(status)s script cannot run.", status=script.status), field="status")
+    # A script deleted between the check above and the insert: the foreign key refuses the insert.
+    with refused_writes(_l("The script changed meanwhile; try again."), gone=_l("Script not found."),
+                        exists=lambda: db.session.get(Script, script_id, populate_existing=True) is not None):
+        execution = create_pending(actor, script, trigger=trigger, input=input)
+        if trigger in ("manual", "api"):
+            audit.record(actor, "script.run", tenant_id=tenant_id, target_type="script", target_id=script.id,
+                         summary=f"manual run of version {script.current_version}",
+                         details={"execution_id": execution.id})
+        db.session.commit()
     return execution
 
 
@@ -154,7 +167,7 @@ def cancel(actor: Actor, tenant_id: str, execution_id: str) -> Execution:
         .values(status="cancelled", finished_at=datetime.now(UTC)))
     if changed.rowcount != 1:
         db.session.rollback()
-        raise ServiceError(_l("Only a pending execution can be cancelled; this one is %(status)s.",
+        raise Conflict(_l("Only a pending execution can be cancelled; this one is %(status)s.",
                               status=execution.status), field="status")
     audit.record(actor, "execution.cancel", tenant_id=tenant_id, target_type="execution",
                  target_id=execution.id, summary="status: pending → cancelled")

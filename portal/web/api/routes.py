@@ -1,6 +1,7 @@
 """The /api/v1 routes: parse, call a service, present. No domain logic here."""
 
 import functools
+import json
 from datetime import datetime
 from typing import Any
 
@@ -9,7 +10,8 @@ from flask_babel import lazy_gettext as _l
 
 from portal.extensions import csrf
 from portal.services import audit, executions, rbac, scripts
-from portal.services.errors import ServiceError, ValidationError
+from portal.services.errors import ServiceError, UnsupportedMediaType, ValidationError
+from portal.services.inputs import MAX_JSON_DEPTH, depth
 from portal.web.api.auth import authenticate
 from portal.web.api.openapi import openapi_document
 from portal.web.api.presenters import audit_json, execution_json, script_json, version_json
@@ -39,15 +41,26 @@ def requires(permission: str):
 
 
 def _body() -> dict[str, Any]:
-    """The JSON object sent, or a translated 400 for malformed JSON."""
-    data = request.get_json(silent=True)
-    if data is None and request.get_data():
-        raise BadRequestJSON()
-    if data is None:
+    """The JSON object sent (an empty body is {}): 413 above JSR_MAX_BODY_BYTES (Werkzeug raises it while
+    reading), 415 when it is not JSON, 400 for malformed JSON, NaN/Infinity or nesting past MAX_JSON_DEPTH."""
+    raw = request.get_data(cache=True)
+    if not raw:
         return {}
+    if not request.is_json:
+        raise UnsupportedMediaType()
+    try:
+        data = json.loads(raw, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        raise BadRequestJSON() from None
+    if depth(data) > MAX_JSON_DEPTH:
+        raise BadRequestJSON(_l("The request body nests more than %(depth)s levels deep.", depth=MAX_JSON_DEPTH))
     if not isinstance(data, dict):
         raise BadRequestJSON(_l("The request body must be a JSON object."))
     return data
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
 
 
 class BadRequestJSON(ServiceError):
@@ -86,7 +99,8 @@ def openapi():
 @requires(rbac.SCRIPTS_READ)
 def list_scripts():
     found = scripts.list_scripts(g.actor, g.tenant_id, status=request.args.get("status"),
-                                 type=request.args.get("type"), search=request.args.get("q"))
+                                 type=request.args.get("type"), search=request.args.get("q"),
+                                 limit=_int_arg("limit", 100), offset=_int_arg("offset", 0))
     return jsonify({"items": [script_json(s) for s in found]})
 
 
@@ -127,7 +141,9 @@ def set_status(script_id: str):
 @bp.get("/scripts/<script_id>/versions")
 @requires(rbac.SCRIPTS_READ)
 def list_versions(script_id: str):
-    return jsonify({"items": [version_json(v) for v in scripts.versions(g.actor, g.tenant_id, script_id)]})
+    found = scripts.versions(g.actor, g.tenant_id, script_id, limit=_int_arg("limit", 100),
+                             offset=_int_arg("offset", 0))
+    return jsonify({"items": [version_json(v) for v in found]})
 
 
 @bp.get("/scripts/<script_id>/versions/<int:number>")

@@ -1,5 +1,6 @@
 """Executions: create pending, run through the runtime, record the result, cancel, list, clean up."""
 
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -8,17 +9,19 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 
 from portal.extensions import db
-from portal.models import EXECUTION_STATUSES, TRIGGERS, Execution, Script, Tenant
+from portal.models import EXECUTION_STATUSES, TRIGGERS, Execution, Script, Tenant, User
+from portal.models.execution import error_record
 from portal.services import audit, rbac
 from portal.services import runtime as runtime_service
 from portal.services.errors import Conflict, NotFound, ValidationError, refused_writes
-from portal.services.inputs import is_id, json_error, require_choice, require_id, utc_time
+from portal.services.inputs import MAX_INT, is_id, json_error, require_choice, require_id, utc_time
 from portal.services.queries import page, where_given
 from portal.services.rbac import Actor
 from portal.services.scope import in_system, in_tenant
 from portal.services.scripts import HANDLER_BY_TYPE
 from runtime import RunRequest, RunResult
 
+log = logging.getLogger(__name__)
 DISPATCH_KEY = "jsr.dispatch"  # callable(execution_id) that queues a run; bound by create_app
 FINAL_STATUSES = ("completed", "failed", "timeout", "cancelled")
 
@@ -128,6 +131,12 @@ def execute(execution_id: str, *, handler: str | None = None) -> Execution:
         return execution  # cancelled, or another worker has it
     script = db.session.get(Script, execution.script_id)
     tenant = db.session.get(Tenant, execution.tenant_id)
+    refusal = _refusal(script, tenant, execution.triggered_by)
+    if refusal is not None:
+        execution.status, execution.finished_at = "cancelled", datetime.now(UTC)
+        execution.error = error_record("cancelled", refusal[0], refusal[1])
+        db.session.commit()
+        return execution
     request = RunRequest(
         source=script.source,
         tenant_id=execution.tenant_id,
@@ -140,9 +149,45 @@ def execute(execution_id: str, *, handler: str | None = None) -> Execution:
     )
     script_limit = min(script.concurrency, tenant.max_concurrency) if script.concurrency else None
     result = runtime_service.run(request, tenant_limit=tenant.max_concurrency, script_limit=script_limit)
-    record_result(execution, result)
-    db.session.commit()
+    store_result(execution, result)
     return execution
+
+
+def _refusal(script: Script, tenant: Tenant, user_id: str | None) -> tuple[str, str] | None:
+    """Why a claimed run must not start after all: (error type, message), or None.
+
+    What held when the run was queued is checked again when it starts: the script may have been
+    disabled, the tenant deactivated or the user who asked deactivated meanwhile."""
+    if script.status in ("disabled", "archived"):
+        return "ScriptDisabled", f"the script was {script.status} before this run started"
+    if not tenant.active:
+        return "TenantInactive", "the tenant was deactivated before this run started"
+    if user_id is not None:
+        user = db.session.get(User, user_id)
+        if user is None or not user.active:
+            return "UserInactive", "the user who started this run was deactivated before it started"
+    return None
+
+
+def store_result(execution: Execution, result: RunResult) -> None:
+    """Write a run's result and commit. When the database refuses it (PostgreSQL cannot store NUL or a
+    lone surrogate, a counter overflows, the connection drops), the execution still ends: `failed`,
+    with an error saying how the run ended and that its result could not be stored."""
+    try:
+        record_result(execution, result)
+        db.session.commit()
+    except Exception as exc:  # whatever the database or driver raised, the run must not stay `running`
+        db.session.rollback()
+        log.exception("result of execution %s could not be stored", execution.id)
+        message = (f"the run ended {result.status} but its result could not be stored"
+                   f" ({type(exc).__name__}); nothing of its output or logs was kept")
+        db.session.execute(
+            update(Execution).where(Execution.id == execution.id, Execution.status == "running")
+            .values(status="failed", finished_at=datetime.now(UTC), duration_ms=round(result.duration_ms, 3),
+                    host_calls=min(result.host_calls, MAX_INT), output=None, logs=[],
+                    error=error_record("internal", "ResultNotStored", message)))
+        db.session.commit()
+        db.session.refresh(execution)
 
 
 def record_result(execution: Execution, result: RunResult) -> None:
@@ -187,8 +232,8 @@ def reap_stale(grace_seconds: int = 60) -> int:
     reaped = db.session.execute(
         update(Execution).where(Execution.status == "running", Execution.started_at < cutoff)
         .values(status="failed", finished_at=datetime.now(UTC),
-                error={"kind": "internal", "type": "WorkerLost", "line": None, "column": None, "stack": "",
-                       "message": "the worker running this execution stopped before it finished"}))
+                error=error_record("internal", "WorkerLost",
+                                   "the worker running this execution stopped before it finished")))
     db.session.commit()
     return reaped.rowcount
 

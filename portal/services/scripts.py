@@ -13,6 +13,7 @@ from sqlalchemy import update as sql_update
 
 from portal.extensions import db
 from portal.models import HTTP_AUTH_MODES, SCRIPT_STATUSES, SCRIPT_TYPES, Execution, Script, ScriptVersion, Tenant
+from portal.models.execution import error_record
 from portal.services import audit, rbac
 from portal.services import runtime as runtime_service
 from portal.services.errors import Conflict, NotFound, ValidationError, refused_writes
@@ -345,8 +346,17 @@ def set_status(actor: Actor, tenant_id: str, script_id: str, status: str) -> Scr
         raise ValidationError({"cron_expression": _l("This cron expression never fires.")})
     previous, script.status = script.status, status
     script.next_run_at = next_run(script) if script.type == "scheduled" and status == "active" else None
+    summary, details = f"status: {previous} → {status}", {"before": previous, "after": status}
+    if status in ("disabled", "archived"):  # its queued backlog must not run either
+        cancelled = db.session.execute(
+            sql_update(Execution).where(Execution.script_id == script.id, Execution.status == "pending")
+            .values(status="cancelled", finished_at=datetime.now(UTC),
+                    error=error_record("cancelled", "ScriptDisabled",
+                                       f"the script was {status} before this run started"))
+        ).rowcount
+        summary, details["cancelled_pending"] = f"{summary}; {cancelled} pending runs cancelled", cancelled
     audit.record(actor, "script.status", tenant_id=tenant_id, target_type="script", target_id=script.id,
-                 summary=f"status: {previous} → {status}", details={"before": previous, "after": status})
+                 summary=summary, details=details)
     db.session.commit()
     return script
 

@@ -38,6 +38,7 @@ class Config:
         self.JSR_WORKER_TYPE = env.get("JSR_WORKER_TYPE", "process")  # or "thread"
         self.JSR_RETENTION_DAYS = _int("JSR_RETENTION_DAYS", 30)
         self.JSR_LOGIN_ATTEMPTS = _int("JSR_LOGIN_ATTEMPTS", 5)
+        self.JSR_SESSION_HOURS = _int("JSR_SESSION_HOURS", 12)
         self.JSR_MAX_BODY_BYTES = _int("JSR_MAX_BODY_BYTES", 2 * 1024 * 1024)
         self.BABEL_DEFAULT_LOCALE = "en"
         self.LANGUAGES = ["en", "ru", "uz"]

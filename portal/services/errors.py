@@ -15,6 +15,7 @@ class ServiceError(Exception):
     """Base: `status` is the HTTP status a view should answer with."""
 
     status = 400
+    headers: dict[str, str] = {}  # extra response headers (WWW-Authenticate, Retry-After)
 
     def __init__(self, message: Any = None, *, field: str | None = None, details: dict | None = None):
         self.message = message or _l("The request could not be completed.")

@@ -29,7 +29,8 @@ def init_app(app: Flask) -> None:
     def service_error(exc: ServiceError):
         db.session.rollback()
         data = exc.to_dict()
-        return _answer(exc.status, data.pop("error"), data)
+        body, status = _answer(exc.status, data.pop("error"), data)
+        return current_app.make_response((body, status, exc.headers))
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

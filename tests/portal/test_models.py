@@ -147,7 +147,7 @@ def test_email_is_unique_whatever_its_case(make_user):
 
 def test_only_superadmins_have_no_tenant(make_user):
     superadmin = make_user(role="superadmin")
-    assert superadmin.tenant_id is None and superadmin.is_active and superadmin.get_id() == superadmin.id
+    assert superadmin.tenant_id is None and superadmin.is_active and superadmin.get_id() == f"{superadmin.id}:1"
     orphan = User(email="orphan@example.test", role="developer", name="x")
     orphan.set_password("whatever-password")
     _flush_fails(orphan)

@@ -1,5 +1,7 @@
 """The JSON API end to end through the Flask test client (bearer tokens)."""
 
+import re
+
 SOURCE = "function main(input) {\n  return {echo: input};\n}\n"
 
 
@@ -102,9 +104,7 @@ def test_openapi_matches_the_routes(app, client):
     implemented = set()
     for rule in app.url_map.iter_rules():
         if rule.endpoint.startswith("api."):
-            path = rule.rule.removeprefix("/api/v1")
-            for converter in ("<int:number>", "<script_id>", "<execution_id>"):
-                path = path.replace(converter, "{" + converter.strip("<>").split(":")[-1] + "}")
+            path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule.removeprefix("/api/v1"))
             implemented |= {(path, m) for m in rule.methods - {"HEAD", "OPTIONS"}}
     assert documented == implemented
 

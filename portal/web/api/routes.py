@@ -9,12 +9,12 @@ from flask import Blueprint, g, jsonify, request
 from flask_babel import lazy_gettext as _l
 
 from portal.extensions import csrf
-from portal.services import audit, executions, rbac, scripts
+from portal.services import accounts, audit, executions, rbac, scripts
 from portal.services.errors import ServiceError, UnsupportedMediaType, ValidationError
 from portal.services.inputs import MAX_JSON_DEPTH, depth
 from portal.web.api.auth import authenticate
 from portal.web.api.openapi import openapi_document
-from portal.web.api.presenters import audit_json, execution_json, script_json, version_json
+from portal.web.api.presenters import audit_json, execution_json, script_json, token_json, user_json, version_json
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # bearer-token calls carry no CSRF token; session calls are checked in authenticate()
@@ -206,3 +206,47 @@ def list_audit():
                               action=request.args.get("action"), limit=_int_arg("limit", 50),
                               offset=_int_arg("offset", 0))
     return jsonify({"items": [audit_json(e) for e in found]})
+
+
+@bp.get("/users")
+@requires(rbac.USERS_MANAGE)
+def list_users():
+    found = accounts.list_users(g.actor, g.tenant_id, limit=_int_arg("limit", 100), offset=_int_arg("offset", 0))
+    return jsonify({"items": [user_json(u) for u in found]})
+
+
+@bp.post("/users")
+@requires(rbac.USERS_MANAGE)
+def create_user():
+    data = _body()
+    user = accounts.create_user(g.actor, g.tenant_id, data.get("email"), data.get("password"), data.get("role"),
+                                data.get("name") or "")
+    return jsonify(user_json(user)), 201
+
+
+@bp.patch("/users/<user_id>")
+@requires(rbac.USERS_MANAGE)
+def update_user(user_id: str):
+    return jsonify(user_json(accounts.update_user(g.actor, g.tenant_id, user_id, _body())))
+
+
+@bp.get("/tokens")
+@requires(rbac.TOKENS_MANAGE)
+def list_tokens():
+    found = accounts.list_tokens(g.actor, g.tenant_id, limit=_int_arg("limit", 100), offset=_int_arg("offset", 0))
+    return jsonify({"items": [token_json(t) for t in found]})
+
+
+@bp.post("/tokens")
+@requires(rbac.TOKENS_MANAGE)
+def create_token():
+    data = _body()
+    secret, token = accounts.create_token(g.actor, data.get("user_id", g.actor.user_id), data.get("name"),
+                                          data.get("role"), data.get("expires_in_days"), tenant_id=g.tenant_id)
+    return jsonify(token_json(token, secret)), 201
+
+
+@bp.delete("/tokens/<token_id>")
+@requires(rbac.TOKENS_MANAGE)
+def revoke_token(token_id: str):
+    return jsonify(token_json(accounts.revoke_token(g.actor, g.tenant_id, token_id)))

@@ -7,7 +7,7 @@ import tasks
 from portal import models, tenancy  # noqa: F401  (models: tables known to Flask-Migrate)
 from portal.cli import jsr
 from portal.config import ROOT, Config
-from portal.extensions import babel, csrf, db, enforce_sqlite_foreign_keys, login, migrate
+from portal.extensions import babel, csrf, db, enforce_sqlite_foreign_keys, limiter, login, migrate
 from portal.services import executions
 from portal.services import runtime as runtime_service
 from portal.web import api, auth, errors
@@ -33,6 +33,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     login.init_app(app)
     csrf.init_app(app)
+    limiter.init_app(app)
     babel.init_app(app, locale_selector=_select_locale,
                    default_translation_directories=str(ROOT / "translations"))
 

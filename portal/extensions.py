@@ -1,6 +1,8 @@
 """Flask extensions, created unbound here and bound to the app in create_app()."""
 
 from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -24,6 +26,9 @@ migrate = Migrate()
 login = LoginManager()
 babel = Babel()
 csrf = CSRFProtect()
+# Request rates: per client address by default (behind a proxy, ProxyFix makes that the real client's);
+# storage from RATELIMIT_STORAGE_URI (Redis when REDIS_URL is set, so that every process shares counts).
+limiter = Limiter(key_func=get_remote_address)
 
 
 def enforce_sqlite_foreign_keys() -> None:

@@ -90,6 +90,9 @@ def make_app(uri: str) -> Flask:
         "SECRET_KEY": "test",
         "JSR_SECRETS_KEY": "test-secrets-key",
         "HUEY_IMMEDIATE": True,  # unit tests run tasks inline; tests/integration starts a real consumer
+        # Tests sign in and run far more often than people do; tests of the limits set their own.
+        "JSR_LOGIN_RATE": "1000 per minute",
+        "JSR_RUN_RATE": "1000 per minute",
     })
     app.test_client_class = IsolatedClient
     return app

@@ -71,6 +71,14 @@ class UnsupportedMediaType(ServiceError):
         super().__init__(_l("Send the request body as JSON (Content-Type: application/json)."))
 
 
+class TooManyRequests(ServiceError):
+    status = 429
+
+    def __init__(self, message: Any, *, retry_after: int):
+        super().__init__(message)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
 @contextmanager
 def refused_writes(message: Any, *, fields: tuple[str, ...] = (), exists: Callable[[], bool] | None = None,
                    gone: Any = None) -> Iterator[None]:

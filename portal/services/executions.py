@@ -13,7 +13,7 @@ from portal.models import EXECUTION_STATUSES, TRIGGERS, Execution, Script, Tenan
 from portal.models.execution import error_record
 from portal.services import audit, rbac
 from portal.services import runtime as runtime_service
-from portal.services.errors import Conflict, NotFound, ValidationError, refused_writes
+from portal.services.errors import Conflict, NotFound, TooManyRequests, ValidationError, refused_writes
 from portal.services.inputs import MAX_INT, is_id, json_error, require_choice, require_id, utc_time
 from portal.services.queries import page, where_given
 from portal.services.rbac import Actor
@@ -24,6 +24,7 @@ from runtime import RunRequest, RunResult
 log = logging.getLogger(__name__)
 DISPATCH_KEY = "jsr.dispatch"  # callable(execution_id) that queues a run; bound by create_app
 FINAL_STATUSES = ("completed", "failed", "timeout", "cancelled")
+PENDING_RETRY_SECONDS = 10
 
 
 @in_tenant
@@ -95,6 +96,7 @@ def _record_request(actor: Actor, tenant_id: str, script_id: str, input: Any, tr
         raise NotFound(_l("Script not found."))
     if script.status in ("disabled", "archived"):
         raise Conflict(_l("A %(status)s script cannot run.", status=script.status), field="status")
+    _check_backlog(tenant_id)
     # A script deleted between the check above and the insert: the foreign key refuses the insert.
     with refused_writes(_l("The script changed meanwhile; try again."), gone=_l("Script not found."),
                         exists=lambda: db.session.get(Script, script_id, populate_existing=True) is not None):
@@ -105,6 +107,17 @@ def _record_request(actor: Actor, tenant_id: str, script_id: str, input: Any, tr
                          details={"execution_id": execution.id})
         db.session.commit()
     return execution
+
+
+def _check_backlog(tenant_id: str) -> None:
+    """JSR_TENANT_PENDING caps a tenant's queued runs, so one tenant cannot bury the workers. Counted
+    before the insert: concurrent requests can pass the cap by at most their number."""
+    cap = current_app.config["JSR_TENANT_PENDING"]
+    pending = db.session.scalar(select(func.count()).select_from(Execution)
+                                .where(Execution.tenant_id == tenant_id, Execution.status == "pending"))
+    if pending >= cap:
+        raise TooManyRequests(_l("%(count)s runs of this tenant are waiting already; try again when some have "
+                                 "finished.", count=pending), retry_after=PENDING_RETRY_SECONDS)
 
 
 @in_tenant

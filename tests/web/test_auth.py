@@ -118,3 +118,20 @@ def test_sign_ins_failures_and_lockouts_are_audited(app, client, db_session, mak
     assert ("auth.failed", None) in actions and ("auth.login", user.id) in actions
     assert actions.count(("auth.failed", user.id)) == app.config["JSR_LOGIN_ATTEMPTS"]
     assert actions.count(("auth.locked", user.id)) == 1
+
+
+def test_sign_ins_are_rate_limited_per_client_address(app, client, db_session, make_tenant, make_user):
+    user = make_user(role="viewer", tenant=make_tenant(), password="correct-horse")
+    app.config["JSR_LOGIN_RATE"] = "3 per minute"
+    try:
+        attempts = [client.post("/login", data={"email": f"u{i}@example.test", "password": "x"},
+                                environ_base={"REMOTE_ADDR": "127.0.0.77"}) for i in range(3)]
+        refused = client.post("/login", data={"email": user.email, "password": "correct-horse"},
+                              environ_base={"REMOTE_ADDR": "127.0.0.77"})
+        elsewhere = client.post("/login", data={"email": user.email, "password": "correct-horse"},
+                                environ_base={"REMOTE_ADDR": "127.0.0.78"})
+    finally:
+        app.config["JSR_LOGIN_RATE"] = "1000 per minute"
+    assert [a.status_code for a in attempts] == [401, 401, 401]
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) == 60
+    assert elsewhere.status_code == 302

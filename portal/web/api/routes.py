@@ -5,12 +5,13 @@ import json
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 from flask_babel import lazy_gettext as _l
+from limits import parse
 
-from portal.extensions import csrf
+from portal.extensions import csrf, limiter
 from portal.services import accounts, audit, executions, rbac, scripts
-from portal.services.errors import ServiceError, UnsupportedMediaType, ValidationError
+from portal.services.errors import ServiceError, TooManyRequests, UnsupportedMediaType, ValidationError
 from portal.services.inputs import MAX_JSON_DEPTH, depth
 from portal.web.api.auth import authenticate
 from portal.web.api.openapi import openapi_document
@@ -161,9 +162,18 @@ def rollback(script_id: str):
     return jsonify(script_json(scripts.rollback(g.actor, g.tenant_id, script_id, number), source=True))
 
 
+def _count_run() -> None:
+    """JSR_RUN_RATE: run and enqueue requests per token (or per user for session calls), shared by both."""
+    rate = parse(current_app.config["JSR_RUN_RATE"])
+    if not limiter.limiter.hit(rate, "api-runs", g.actor.token_id or g.actor.user_id or "system"):
+        raise TooManyRequests(_l("Too many runs requested; wait a moment and try again."),
+                              retry_after=rate.get_expiry())
+
+
 @bp.post("/scripts/<script_id>/run")
 @requires(rbac.SCRIPTS_EXECUTE)
 def run_script(script_id: str):
+    _count_run()
     execution = executions.run_now(g.actor, g.tenant_id, script_id, _body().get("input"), trigger="api")
     return jsonify(execution_json(execution)), 200
 
@@ -171,6 +181,7 @@ def run_script(script_id: str):
 @bp.post("/scripts/<script_id>/enqueue")
 @requires(rbac.SCRIPTS_EXECUTE)
 def enqueue_script(script_id: str):
+    _count_run()
     execution = executions.enqueue(g.actor, g.tenant_id, script_id, _body().get("input"), trigger="api")
     response = jsonify(execution_json(execution))
     response.headers["Location"] = f"{bp.url_prefix}/executions/{execution.id}"

@@ -1,10 +1,11 @@
 import re
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
+from portal.extensions import limiter
 from portal.services import accounts
 from portal.web import session as sessions
 from portal.web.auth.forms import LoginForm
@@ -14,7 +15,12 @@ LANGUAGES = ("en", "ru", "uz")
 _CONTROL = re.compile(r"[\x00-\x20\x7f]")
 
 
+def _login_rate() -> str:
+    return current_app.config["JSR_LOGIN_RATE"]
+
+
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_rate, methods=["POST"])  # per client address, whatever the account
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("auth.home"))

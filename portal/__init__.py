@@ -10,7 +10,7 @@ from portal.config import ROOT, Config
 from portal.extensions import babel, csrf, db, enforce_sqlite_foreign_keys, limiter, login, migrate
 from portal.services import executions
 from portal.services import runtime as runtime_service
-from portal.web import api, auth, errors
+from portal.web import api, auth, errors, security
 from portal.web import session as session_wiring
 
 
@@ -43,6 +43,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     runtime_service.init_app(app)
     session_wiring.init_app(app)
     errors.init_app(app)
+    security.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(api.bp)
     app.cli.add_command(jsr)

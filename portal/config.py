@@ -39,6 +39,7 @@ class Config:
         self.JSR_RETENTION_DAYS = _int("JSR_RETENTION_DAYS", 30)
         self.JSR_LOGIN_ATTEMPTS = _int("JSR_LOGIN_ATTEMPTS", 5)
         self.JSR_SESSION_HOURS = _int("JSR_SESSION_HOURS", 12)
+        self.JSR_PROXY_HOPS = _int("JSR_PROXY_HOPS", 0)  # reverse proxies in front (ProxyFix); 0: none
         self.REDIS_URL = env.get("REDIS_URL")
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
         self.JSR_LOGIN_RATE = env.get("JSR_LOGIN_RATE", "10 per minute")  # sign-in attempts per client address

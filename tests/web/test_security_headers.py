@@ -3,6 +3,7 @@
 import pytest
 
 from portal import create_app
+from portal.extensions import db
 from tests.conftest import DEFAULT_PASSWORD
 
 
@@ -40,8 +41,13 @@ def test_session_cookies_are_lax_httponly_and_secure_over_https(app, client, mak
 def test_behind_a_proxy_the_forwarded_scheme_counts(app, db_session, make_tenant, make_user):
     proxied = create_app({**app.config, "JSR_PROXY_HOPS": 1})
     user = make_user(role="viewer", tenant=make_tenant())
-    response = proxied.test_client().post("/login", data={"email": user.email, "password": DEFAULT_PASSWORD},
-                                          headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"})
+    try:
+        response = proxied.test_client().post(
+            "/login", data={"email": user.email, "password": DEFAULT_PASSWORD},
+            headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"})
+    finally:
+        with proxied.app_context():
+            db.engine.dispose()  # its own engine: no connection may outlive the test
     assert "Secure" in _session_cookie(response)
     direct = app.test_client().post("/login", data={"email": user.email, "password": DEFAULT_PASSWORD},
                                     headers={"X-Forwarded-Proto": "https"})

@@ -7,10 +7,10 @@ import tasks
 from portal import models, tenancy  # noqa: F401  (models: tables known to Flask-Migrate)
 from portal.cli import jsr
 from portal.config import ROOT, Config
-from portal.extensions import babel, csrf, db, login, migrate
+from portal.extensions import babel, csrf, db, enforce_sqlite_foreign_keys, limiter, login, migrate
 from portal.services import executions
 from portal.services import runtime as runtime_service
-from portal.web import api, auth, errors
+from portal.web import api, auth, errors, security
 from portal.web import session as session_wiring
 
 
@@ -26,11 +26,14 @@ def create_app(overrides: dict | None = None) -> Flask:
     )
     app.config.from_object(config)
     app.config.update(overrides or {})
+    app.config["MAX_CONTENT_LENGTH"] = app.config["JSR_MAX_BODY_BYTES"]  # larger bodies: 413
 
+    enforce_sqlite_foreign_keys()
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     login.init_app(app)
     csrf.init_app(app)
+    limiter.init_app(app)
     babel.init_app(app, locale_selector=_select_locale,
                    default_translation_directories=str(ROOT / "translations"))
 
@@ -40,6 +43,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     runtime_service.init_app(app)
     session_wiring.init_app(app)
     errors.init_app(app)
+    security.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(api.bp)
     app.cli.add_command(jsr)

@@ -85,14 +85,41 @@ def create_user(email: str, tenant_slug: str | None, role: str, password: str) -
 @click.option("--name", default="cli", show_default=True)
 @click.option("--role", type=click.Choice([r.value for r in Role if r is not Role.SUPERADMIN]), default=None,
               help="Defaults to the user's role; never above it.")
-def create_token(email: str, name: str, role: str | None) -> None:
+@click.option("--expires-in-days", type=int, default=None, help="Expiry (default: until revoked).")
+def create_token(email: str, name: str, role: str | None, expires_in_days: int | None) -> None:
     """Create an API token; the secret is shown once."""
     try:
         user = accounts.user_by_email(email)
-        secret, token = accounts.create_token(_system(), user.id, name, role)
+        secret, token = accounts.create_token(_system(), user.id, name, role, expires_in_days)
     except ServiceError as exc:
         _fail(exc)
     click.echo(secret)
+
+
+@jsr.command("list-tokens")
+@click.option("--tenant", "tenant_slug", required=True, help="Tenant slug.")
+def list_tokens(tenant_slug: str) -> None:
+    """List a tenant's API tokens (never their secrets), newest first."""
+    try:
+        tenant = accounts.tenant_by_slug(tenant_slug)
+        tokens = accounts.list_tokens(_system(), tenant.id, limit=500)
+    except ServiceError as exc:
+        _fail(exc)
+    for token in tokens:
+        state = "revoked" if token.revoked_at else f"expires {token.expires_at:%Y-%m-%d}" if token.expires_at else ""
+        click.echo(f"{token.id}  {token.prefix}…  {token.role:10} {token.name}  {state}".rstrip())
+
+
+@jsr.command("revoke-token")
+@click.argument("token_id")
+@click.option("--tenant", "tenant_slug", required=True, help="Tenant slug.")
+def revoke_token(token_id: str, tenant_slug: str) -> None:
+    """Revoke an API token at once."""
+    try:
+        token = accounts.revoke_token(_system(), accounts.tenant_by_slug(tenant_slug).id, token_id)
+    except ServiceError as exc:
+        _fail(exc)
+    click.echo(f"revoked {token.prefix}…")
 
 
 @jsr.command("seed-demo")

@@ -40,6 +40,14 @@ class Config:
         self.JSR_WORKER_TYPE = env.get("JSR_WORKER_TYPE", "process")  # or "thread"
         self.JSR_RETENTION_DAYS = _int("JSR_RETENTION_DAYS", 30)
         self.JSR_LOGIN_ATTEMPTS = _int("JSR_LOGIN_ATTEMPTS", 5)
+        self.JSR_SESSION_HOURS = _int("JSR_SESSION_HOURS", 12)
+        self.JSR_PROXY_HOPS = _int("JSR_PROXY_HOPS", 0)  # reverse proxies in front (ProxyFix); 0: none
+        self.REDIS_URL = env.get("REDIS_URL")
+        self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        self.JSR_LOGIN_RATE = env.get("JSR_LOGIN_RATE", "10 per minute")  # sign-in attempts per client address
+        self.JSR_RUN_RATE = env.get("JSR_RUN_RATE", "120 per minute")  # run/enqueue requests per token or user
+        self.JSR_TENANT_PENDING = _int("JSR_TENANT_PENDING", 100)  # queued runs per tenant
+        self.JSR_MAX_BODY_BYTES = _int("JSR_MAX_BODY_BYTES", 2 * 1024 * 1024)
         self.BABEL_DEFAULT_LOCALE = "en"
         self.LANGUAGES = ["en", "ru", "uz"]
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}

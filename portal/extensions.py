@@ -1,11 +1,13 @@
 """Flask extensions, created unbound here and bound to the app in create_app()."""
 
 from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
-from sqlalchemy import MetaData
+from sqlalchemy import Engine, MetaData, event
 
 # Named constraints so Alembic batch migrations work on SQLite as on PostgreSQL.
 NAMING_CONVENTION = {
@@ -24,3 +26,20 @@ migrate = Migrate()
 login = LoginManager()
 babel = Babel()
 csrf = CSRFProtect()
+# Request rates: per client address by default (behind a proxy, ProxyFix makes that the real client's);
+# storage from RATELIMIT_STORAGE_URI (Redis when REDIS_URL is set, so that every process shares counts).
+limiter = Limiter(key_func=get_remote_address)
+
+
+def enforce_sqlite_foreign_keys() -> None:
+    """SQLite checks foreign keys and runs their cascades only when each connection asks, as
+    PostgreSQL always does: ask on every new SQLite connection, so both backends refuse alike."""
+    if not event.contains(Engine, "connect", _sqlite_foreign_keys):
+        event.listen(Engine, "connect", _sqlite_foreign_keys)
+
+
+def _sqlite_foreign_keys(dbapi_connection, _record) -> None:
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()

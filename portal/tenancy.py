@@ -19,6 +19,7 @@ login role (the owner) and bypasses row-level security. Nor is the session's ide
 filtered: an object loaded in a wider scope stays reachable through `session.get()`.
 """
 
+import re
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from types import TracebackType
@@ -107,6 +108,14 @@ def init_app(app: Flask) -> None:
     # that never called init_app (or use SQLite) are left alone.
     if not event.contains(db.session, "after_begin", _after_begin):
         event.listen(db.session, "after_begin", _after_begin)
+
+
+def role_identifier() -> str:
+    """The configured app role, restricted to a plain identifier so that migrations can write it into SQL."""
+    name = current_app.config.get("JSR_DB_APP_ROLE", "jsr_app") if has_app_context() else "jsr_app"
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
+        raise ValueError(f"JSR_DB_APP_ROLE must be a lowercase SQL identifier, not {name!r}")
+    return name
 
 
 def _after_begin(_session: Session, _transaction, connection: Connection) -> None:

@@ -15,10 +15,9 @@ NULL, so only system scope sees them. Without any scope nothing is visible: fail
 
 Tables added by later migrations must be granted and given the same policy there.
 """
-import re
-
 from alembic import op
-from flask import current_app, has_app_context
+
+from portal.tenancy import role_identifier as _role
 
 # revision identifiers, used by Alembic.
 revision = "0002_row_level_security"
@@ -41,14 +40,6 @@ TENANT_TABLES = {
     "data_records": "tenant_id",
 }
 POLICY = "tenant_isolation"
-
-
-def _role() -> str:
-    """The configured role name, restricted to a plain identifier so it can be written into SQL."""
-    name = current_app.config.get("JSR_DB_APP_ROLE", "jsr_app") if has_app_context() else "jsr_app"
-    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
-        raise ValueError(f"JSR_DB_APP_ROLE must be a lowercase SQL identifier, not {name!r}")
-    return name
 
 
 def upgrade():

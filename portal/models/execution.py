@@ -22,6 +22,11 @@ EXECUTION_STATUSES = ("pending", "running", "completed", "failed", "timeout", "c
 TRIGGERS = ("manual", "schedule", "http", "event", "api", "embedded", "test")
 
 
+def error_record(kind: str, type_: str, message: str) -> dict[str, Any]:
+    """An execution's `error` for a run that ended outside the script (cancelled, not stored, worker lost)."""
+    return {"kind": kind, "type": type_, "message": message, "line": None, "column": None, "stack": ""}
+
+
 class Execution(db.Model):
     __tablename__ = "executions"
     __table_args__ = (

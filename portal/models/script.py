@@ -6,6 +6,7 @@ from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstrain
 from sqlalchemy.orm import Mapped, object_session
 
 from portal.extensions import db
+from portal.models.secret import fernet_for
 from portal.models.tenant import (
     Column,
     ImmutableError,
@@ -66,12 +67,21 @@ class Script(db.Model):
     http_path: Mapped[str | None] = NullableColumn(String(200))
     http_methods: Mapped[list] = Column(json_type(), default=list, server_default="[]")
     http_auth: Mapped[str] = Column(String(10), default="none", server_default="none")
-    http_secret: Mapped[str | None] = NullableColumn(String(200))
+    # A Fernet token (JSR_SECRETS_KEY), never the plaintext: see set_http_secret().
+    http_secret: Mapped[str | None] = NullableColumn(Text)
     event_patterns: Mapped[list] = Column(json_type(), default=list, server_default="[]")
     current_version: Mapped[int] = Column(Integer, default=1, server_default=text("1"))
     author_id: Mapped[str | None] = NullableColumn(String(36), ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = created_column()
     updated_at: Mapped[datetime] = updated_column()
+
+    def set_http_secret(self, plaintext: str | None, key: str) -> None:
+        """Store the hook's token or HMAC secret encrypted, as tenant secrets are."""
+        self.http_secret = fernet_for(key).encrypt(plaintext.encode()).decode() if plaintext else None
+
+    def get_http_secret(self, key: str) -> str | None:
+        """The plaintext; raises cryptography.fernet.InvalidToken under a wrong key."""
+        return fernet_for(key).decrypt(self.http_secret.encode()).decode() if self.http_secret else None
 
     def __repr__(self) -> str:
         return f"<Script {self.name} v{self.current_version}>"

@@ -1,5 +1,6 @@
 """The user aggregate: User (Flask-Login) and ApiToken (bearer secrets, stored hashed)."""
 
+import functools
 import hashlib
 import secrets
 from datetime import datetime
@@ -28,6 +29,19 @@ TOKEN_PREFIX = "jsr_"
 password_hasher = PasswordHasher()
 
 
+@functools.cache
+def _nobodys_hash(hasher: PasswordHasher) -> str:
+    return hasher.hash(secrets.token_urlsafe(16))
+
+
+def spend_password_check(password: str) -> None:
+    """Check `password` against a hash nobody has: an unknown e-mail costs what a wrong password costs."""
+    try:
+        password_hasher.verify(_nobodys_hash(password_hasher), password)
+    except (VerificationError, InvalidHashError):
+        pass
+
+
 class User(UserMixin, db.Model):
     __tablename__ = "users"
     __table_args__ = (
@@ -49,6 +63,8 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = Column(Boolean, default=True, server_default=text("true"))
     failed_logins: Mapped[int] = Column(Integer, default=0, server_default=text("0"))
     locked_until: Mapped[datetime | None] = NullableColumn(UTCDateTime())
+    # Part of every session's id: raising it (logout, role change, deactivation) ends all sessions.
+    session_version: Mapped[int] = Column(Integer, default=1, server_default=text("1"))
     created_at: Mapped[datetime] = created_column()
 
     @validates("email")
@@ -72,6 +88,10 @@ class User(UserMixin, db.Model):
     @property
     def is_active(self) -> bool:  # Flask-Login refuses to log in inactive users
         return bool(self.active)
+
+    def get_id(self) -> str:
+        """The session's user id (Flask-Login): the user and the session version it was issued under."""
+        return f"{self.id}:{self.session_version}"
 
     def __repr__(self) -> str:
         return f"<User {self.email} {self.role}>"
@@ -97,16 +117,18 @@ class ApiToken(db.Model):
     created_at: Mapped[datetime] = created_column()
     last_used_at: Mapped[datetime | None] = NullableColumn(UTCDateTime())
     revoked_at: Mapped[datetime | None] = NullableColumn(UTCDateTime())
+    expires_at: Mapped[datetime | None] = NullableColumn(UTCDateTime())  # None: until revoked
 
     @staticmethod
     def hash_secret(secret: str) -> str:
         return hashlib.sha256(secret.encode()).hexdigest()
 
     @classmethod
-    def generate(cls, *, tenant_id: str, user_id: str, name: str, role: str) -> tuple[str, "ApiToken"]:
+    def generate(cls, *, tenant_id: str, user_id: str, name: str, role: str,
+                 expires_at: datetime | None = None) -> tuple[str, "ApiToken"]:
         """A new token: (secret shown once, unsaved model holding only its hash)."""
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        token = cls(tenant_id=tenant_id, user_id=user_id, name=name, role=role,
+        token = cls(tenant_id=tenant_id, user_id=user_id, name=name, role=role, expires_at=expires_at,
                     token_hash=cls.hash_secret(secret), prefix=secret[:8])
         return secret, token
 

@@ -2,42 +2,79 @@
 
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from portal.extensions import db
 from portal.models import ApiToken, Tenant, User
 from portal.models.tenant import SLUG_RE
+from portal.models.user import spend_password_check
 from portal.services import audit, rbac
 from portal.services.errors import Conflict, NotFound, ValidationError
+from portal.services.inputs import is_id, text_error
+from portal.services.queries import page
 from portal.services.rbac import Actor, Role
 from portal.services.scope import in_system, in_tenant
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 LOCK_MINUTES = 15
 TOKEN_USE_RESOLUTION = timedelta(minutes=1)
+MAX_TOKEN_DAYS = 3650
 
 
 @in_system
 def tenant_by_slug(slug: str) -> Tenant:
-    tenant = db.session.scalar(select(Tenant).where(Tenant.slug == slug))
+    tenant = None
+    if isinstance(slug, str) and SLUG_RE.match(slug):
+        tenant = db.session.scalar(select(Tenant).where(Tenant.slug == slug))
     if tenant is None:
         raise NotFound(_l("Unknown tenant."))
     return tenant
 
 
 @in_system
-def active_user(user_id: str) -> User | None:
-    """The session's user (Flask-Login loader); None when deleted or deactivated."""
+def session_user(session_id: str) -> User | None:
+    """The user a session stands for (Flask-Login loader), or None when the session was withdrawn:
+    the user is gone or deactivated, its tenant is deactivated, or its session version has moved on
+    (logout, role change, deactivation)."""
+    user_id, _, version = session_id.partition(":") if isinstance(session_id, str) else ("", "", "")
+    if not is_id(user_id) or not version.isdigit():
+        return None
     user = db.session.get(User, user_id)
-    return user if user is not None and user.active else None
+    if user is None or not user.active or user.session_version != int(version) or not _tenant_active(user):
+        return None
+    return user
+
+
+def _tenant_active(user: User) -> bool:
+    """Superadmins belong to no tenant; everyone else only counts while their tenant is active."""
+    if user.tenant_id is None:
+        return True
+    tenant = db.session.get(Tenant, user.tenant_id)
+    return tenant is not None and tenant.active
+
+
+@in_system
+def end_sessions(user_id: str) -> None:
+    """Withdraw every session of a user (logout ends them all, not only the browser's)."""
+    db.session.execute(update(User).where(User.id == user_id).values(session_version=User.session_version + 1))
+    db.session.commit()
+
+
+def _find_by_email(email: str | None) -> User | None:
+    """The user with this e-mail (any case), or None; an unstorable e-mail names nobody."""
+    email = email.strip().lower() if isinstance(email, str) else ""
+    if not email or text_error(email, 254) is not None:
+        return None
+    return db.session.scalar(select(User).where(func.lower(User.email) == email))
 
 
 @in_system
 def user_by_email(email: str) -> User:
-    user = db.session.scalar(select(User).where(func.lower(User.email) == (email or "").strip().lower()))
+    user = _find_by_email(email)
     if user is None:
         raise NotFound(_l("User not found."))
     return user
@@ -64,12 +101,14 @@ def create_tenant(actor: Actor, slug: str, name: str) -> Tenant:
 def create_user(actor: Actor, tenant_id: str | None, email: str, password: str, role: str,
                 name: str = "") -> User:
     rbac.require(actor, rbac.USERS_MANAGE, tenant_id)
-    email = (email or "").strip().lower()
+    email = email.strip().lower() if isinstance(email, str) else ""
     errors = {}
-    if not EMAIL_RE.match(email):
+    if not EMAIL_RE.match(email) or text_error(email, 254) is not None:
         errors["email"] = _l("Enter a valid e-mail address.")
-    if len(password or "") < 8:
-        errors["password"] = _l("A password has at least 8 characters.")
+    if not isinstance(password, str) or not 8 <= len(password) <= 1024 or text_error(password, 1024) is not None:
+        errors["password"] = _l("A password has 8 to 1024 characters.")
+    if (message := text_error(name, 200)) is not None:
+        errors["name"] = message
     if role not in {r.value for r in Role}:
         errors["role"] = _l("Unknown role.")
     elif (role == Role.SUPERADMIN) != (tenant_id is None):
@@ -90,85 +129,177 @@ def create_user(actor: Actor, tenant_id: str | None, email: str, password: str, 
     return user
 
 
-@in_system
-def set_role(actor: Actor, user_id: str, role: str) -> User:
-    user = db.session.get(User, user_id)
-    if user is None:
+@in_tenant
+def list_users(actor: Actor, tenant_id: str, *, limit: int = 100, offset: int = 0) -> list[User]:
+    rbac.require(actor, rbac.USERS_MANAGE, tenant_id)
+    query = select(User).where(User.tenant_id == tenant_id).order_by(User.email)
+    return list(db.session.scalars(page(query, limit, offset)))
+
+
+@in_tenant
+def update_user(actor: Actor, tenant_id: str, user_id: str, data: dict[str, Any]) -> User:
+    """Change a member's role or `active` flag, or unlock it (`unlock: true`). A role change or a
+    deactivation ends the user's sessions; its tokens follow at once (they never exceed the user)."""
+    rbac.require(actor, rbac.USERS_MANAGE, tenant_id)
+    user = db.session.get(User, user_id) if is_id(user_id) else None
+    if user is None or user.tenant_id != tenant_id:
         raise NotFound(_l("User not found."))
-    rbac.require(actor, rbac.USERS_MANAGE, user.tenant_id)
+    role, active, unlock = data.get("role", user.role), data.get("active", user.active), data.get("unlock", False)
+    errors = {}
     if role not in {r.value for r in Role} or role == Role.SUPERADMIN:
-        raise ValidationError({"role": _l("Unknown role.")})
-    previous, user.role = user.role, role
-    audit.record(actor, "user.role", tenant_id=user.tenant_id, target_type="user", target_id=user.id,
-                 summary=f"role: {previous} → {role}", details={"before": previous, "after": role})
-    db.session.commit()
+        errors["role"] = _l("Unknown role.")
+    for field, value in (("active", active), ("unlock", unlock)):
+        if not isinstance(value, bool):
+            errors[field] = _l("Must be true or false.")
+    if errors:
+        raise ValidationError(errors)
+    if user.id == actor.user_id and (role != user.role or not active):
+        raise Conflict(_l("You cannot change your own role or deactivate yourself."), field="role")
+    summary, changes = audit.diff_summary({"role": user.role, "active": user.active},
+                                          {"role": role, "active": active})
+    if changes:
+        user.role, user.active = role, active
+        user.session_version += 1
+    if unlock:
+        user.failed_logins, user.locked_until = 0, None
+        summary = "; ".join(part for part in (summary, "unlocked") if part)
+    if changes or unlock:
+        audit.record(actor, "user.update", tenant_id=tenant_id, target_type="user", target_id=user.id,
+                     summary=summary, details={"changes": changes, "unlocked": bool(unlock)})
+        db.session.commit()
     return user
 
 
 @in_system
-def authenticate(email: str, password: str) -> User | None:
-    """The user, or None; repeated failures lock the account for a while (login throttling)."""
-    user = db.session.scalar(select(User).where(func.lower(User.email) == (email or "").strip().lower()))
-    now = datetime.now(UTC)
+def authenticate(email: str, password: str, *, ip: str | None = None) -> User | None:
+    """The user, or None. Unknown, wrong, inactive and locked accounts get the same None after the same
+    work (a password check against a hash nobody has when the e-mail is unknown).
+
+    Failures are counted by one atomic UPDATE, so parallel guesses cannot slip past the limit; from
+    JSR_LOGIN_ATTEMPTS failures on, each failure locks the account for LOCK_MINUTES, and only a
+    successful sign-in clears the count. Sign-ins, failures and lockouts go to the audit trail.
+    """
+    user = _find_by_email(email)
+    password = password if isinstance(password, str) else ""
+    details = {"ip": ip}
     if user is None:
-        return None
-    if user.locked_until and _aware(user.locked_until) > now:
-        return None
-    if not user.active or not user.check_password(password or ""):
-        user.failed_logins = (user.failed_logins or 0) + 1
-        if user.failed_logins >= current_app.config["JSR_LOGIN_ATTEMPTS"]:
-            user.locked_until = now + timedelta(minutes=LOCK_MINUTES)
-            user.failed_logins = 0
+        spend_password_check(password)
+        audit.record(Actor.system(), "auth.failed", tenant_id=None, target_type="user", target_id=None,
+                     summary="sign-in with an unknown e-mail", details=details)
         db.session.commit()
         return None
-    user.failed_logins, user.locked_until = 0, None
+    now = datetime.now(UTC)
+    locked = user.locked_until is not None and _aware(user.locked_until) > now
+    correct = user.check_password(password)
+    actor = Actor(user.id, user.tenant_id, Role(user.role))
+    if correct and not locked and user.active and _tenant_active(user):
+        user.failed_logins, user.locked_until = 0, None
+        audit.record(actor, "auth.login", tenant_id=user.tenant_id, target_type="user", target_id=user.id,
+                     summary="signed in", details=details)
+        db.session.commit()
+        return user
+    failures = db.session.execute(update(User).where(User.id == user.id)
+                                  .values(failed_logins=User.failed_logins + 1)
+                                  .returning(User.failed_logins)).scalar_one()
+    reason = "locked" if locked else "wrong password" if not correct else "account or tenant inactive"
+    audit.record(actor, "auth.failed", tenant_id=user.tenant_id, target_type="user", target_id=user.id,
+                 summary=f"sign-in refused: {reason}", details={**details, "failures": failures})
+    if failures >= current_app.config["JSR_LOGIN_ATTEMPTS"]:
+        until = now + timedelta(minutes=LOCK_MINUTES)
+        db.session.execute(update(User).where(User.id == user.id).values(locked_until=until))
+        audit.record(actor, "auth.locked", tenant_id=user.tenant_id, target_type="user", target_id=user.id,
+                     summary=f"locked for {LOCK_MINUTES} minutes after {failures} failed sign-ins", details=details)
     db.session.commit()
-    return user
-
-
-@in_system
-def is_locked(email: str) -> bool:
-    user = db.session.scalar(select(User).where(func.lower(User.email) == (email or "").strip().lower()))
-    return bool(user and user.locked_until and _aware(user.locked_until) > datetime.now(UTC))
+    return None
 
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+# -- API tokens ----------------------------------------------------------------------------
 @in_system
-def create_token(actor: Actor, user_id: str, name: str, role: str | None = None) -> tuple[str, ApiToken]:
-    """A new API token for `user_id`; the secret is returned once and stored only hashed."""
-    user = db.session.get(User, user_id)
-    if user is None or user.tenant_id is None:
+def create_token(actor: Actor, user_id: str, name: str, role: str | None = None,
+                 expires_in_days: int | None = None, *, tenant_id: str | None = None) -> tuple[str, ApiToken]:
+    """A new API token for `user_id` (a member of `tenant_id` when given); the secret is returned once
+    and stored only hashed."""
+    user = db.session.get(User, user_id) if is_id(user_id) else None
+    if user is None or user.tenant_id is None or tenant_id not in (None, user.tenant_id):
         raise NotFound(_l("User not found."))
     if actor.user_id != user.id:  # anyone may make a token for themselves, never above their role
         rbac.require(actor, rbac.TOKENS_MANAGE, user.tenant_id)
+    name = name or "token"
     role = role or user.role
     allowed = [r.value for r in Role if r is not Role.SUPERADMIN]
+    errors = {}
     if role not in allowed or allowed.index(role) < allowed.index(user.role):
-        raise ValidationError({"role": _l("A token cannot have more rights than its user.")})
-    secret, token = ApiToken.generate(tenant_id=user.tenant_id, user_id=user.id, name=name or "token", role=role)
+        errors["role"] = _l("A token cannot have more rights than its user.")
+    if (message := text_error(name, 100)) is not None:
+        errors["name"] = message
+    if expires_in_days is not None and (isinstance(expires_in_days, bool) or not isinstance(expires_in_days, int)
+                                        or not 1 <= expires_in_days <= MAX_TOKEN_DAYS):
+        errors["expires_in_days"] = _l("Must be a whole number from %(minimum)s to %(maximum)s.",
+                                       minimum=1, maximum=MAX_TOKEN_DAYS)
+    if errors:
+        raise ValidationError(errors)
+    expires_at = datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
+    secret, token = ApiToken.generate(tenant_id=user.tenant_id, user_id=user.id, name=name, role=role,
+                                      expires_at=expires_at)
     db.session.add(token)
     db.session.flush()
     audit.record(actor, "token.create", tenant_id=user.tenant_id, target_type="api_token", target_id=token.id,
-                 summary=f"token {token.prefix}… for {user.email} with role {role}")
+                 summary=f"token {token.prefix}… for {user.email} with role {role}",
+                 details={"expires_at": expires_at.isoformat() if expires_at else None})
     db.session.commit()
     return secret, token
 
 
+@in_tenant
+def list_tokens(actor: Actor, tenant_id: str, *, limit: int = 100, offset: int = 0) -> list[ApiToken]:
+    """The tenant's tokens, newest first, revoked and expired ones included (never their secrets)."""
+    rbac.require(actor, rbac.TOKENS_MANAGE, tenant_id)
+    query = select(ApiToken).where(ApiToken.tenant_id == tenant_id).order_by(ApiToken.created_at.desc(),
+                                                                                ApiToken.id)
+    return list(db.session.scalars(page(query, limit, offset)))
+
+
+@in_tenant
+def revoke_token(actor: Actor, tenant_id: str, token_id: str) -> ApiToken:
+    """Revoke a token at once (idempotent); its next request is refused."""
+    rbac.require(actor, rbac.TOKENS_MANAGE, tenant_id)
+    token = None
+    if is_id(token_id):
+        token = db.session.scalar(select(ApiToken).where(ApiToken.tenant_id == tenant_id, ApiToken.id == token_id))
+    if token is None:
+        raise NotFound(_l("Token not found."))
+    if token.revoked_at is None:
+        token.revoked_at = datetime.now(UTC)
+        audit.record(actor, "token.revoke", tenant_id=tenant_id, target_type="api_token", target_id=token.id,
+                     summary=f"revoked token {token.prefix}…")
+        db.session.commit()
+    return token
+
+
 @in_system
 def actor_for_token(secret: str) -> Actor | None:
-    """The actor an `Authorization: Bearer` secret stands for, or None."""
-    digest = ApiToken.hash_secret(secret or "")
+    """The actor an `Authorization: Bearer` secret stands for, or None when it is unknown, revoked or
+    expired, or its user or tenant was deactivated. Its role is the lower of the token's and the
+    user's current one, so demoting a user demotes their tokens at once."""
+    digest = ApiToken.hash_secret(secret if isinstance(secret, str) else "")
     token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None)))
-    if token is None:
+    now = datetime.now(UTC)
+    if token is None or (token.expires_at is not None and _aware(token.expires_at) <= now):
         return None
     user = db.session.get(User, token.user_id)
-    if user is None or not user.active:
+    if user is None or not user.active or not _tenant_active(user):
         return None
-    now = datetime.now(UTC)
     if token.last_used_at is None or now - _aware(token.last_used_at) > TOKEN_USE_RESOLUTION:
         token.last_used_at = now  # at most one write a minute per token, not one per request
         db.session.commit()
-    return Actor(user.id, token.tenant_id, Role(token.role))
+    return Actor(user.id, token.tenant_id, lower_role(token.role, user.role), token_id=token.id)
+
+
+def lower_role(first: str, second: str) -> Role:
+    """Of two roles, the one with fewer rights (Role lists them from most to fewest)."""
+    order = list(Role)
+    return max(Role(first), Role(second), key=order.index)

@@ -7,6 +7,7 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import AuditEvent
 from portal.services import rbac
+from portal.services.inputs import require_id, require_text
 from portal.services.queries import page, where_given
 from portal.services.rbac import Actor
 from portal.services.scope import in_tenant
@@ -43,6 +44,8 @@ def list_events(actor: Actor, tenant_id: str, *, target_id: str | None = None, a
                 limit: int = 50, offset: int = 0) -> list[AuditEvent]:
     """The tenant's trail, newest first (org admins and superadmins)."""
     rbac.require(actor, rbac.AUDIT_READ, tenant_id)
+    require_id("target_id", target_id)
+    require_text("action", action, 64)
     query = where_given(select(AuditEvent).where(AuditEvent.tenant_id == tenant_id),
                         (AuditEvent.target_id, target_id), (AuditEvent.action, action))
     return list(db.session.scalars(page(query.order_by(AuditEvent.created_at.desc()), limit, offset)))

@@ -1,5 +1,6 @@
 """Executions: create pending, run through the runtime, record the result, cancel, list, clean up."""
 
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -8,25 +9,31 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 
 from portal.extensions import db
-from portal.models import TRIGGERS, Execution, Script, Tenant
+from portal.models import EXECUTION_STATUSES, TRIGGERS, Execution, Script, Tenant, User
+from portal.models.execution import error_record
 from portal.services import audit, rbac
 from portal.services import runtime as runtime_service
-from portal.services.errors import NotFound, ServiceError, ValidationError
+from portal.services.errors import Conflict, NotFound, TooManyRequests, ValidationError, refused_writes
+from portal.services.inputs import MAX_INT, is_id, json_error, require_choice, require_id, utc_time
 from portal.services.queries import page, where_given
 from portal.services.rbac import Actor
 from portal.services.scope import in_system, in_tenant
 from portal.services.scripts import HANDLER_BY_TYPE
 from runtime import RunRequest, RunResult
 
+log = logging.getLogger(__name__)
 DISPATCH_KEY = "jsr.dispatch"  # callable(execution_id) that queues a run; bound by create_app
 FINAL_STATUSES = ("completed", "failed", "timeout", "cancelled")
+PENDING_RETRY_SECONDS = 10
 
 
 @in_tenant
 def get(actor: Actor, tenant_id: str, execution_id: str) -> Execution:
     rbac.require(actor, rbac.SCRIPTS_READ, tenant_id)
-    execution = db.session.scalar(select(Execution).where(Execution.tenant_id == tenant_id,
-                                                          Execution.id == execution_id))
+    execution = None
+    if is_id(execution_id):
+        execution = db.session.scalar(select(Execution).where(Execution.tenant_id == tenant_id,
+                                                              Execution.id == execution_id))
     if execution is None:
         raise NotFound(_l("Execution not found."))
     return execution
@@ -37,12 +44,15 @@ def list_executions(actor: Actor, tenant_id: str, *, script_id: str | None = Non
                     trigger: str | None = None, since: datetime | None = None, until: datetime | None = None,
                     limit: int = 50, offset: int = 0) -> list[Execution]:
     rbac.require(actor, rbac.SCRIPTS_READ, tenant_id)
+    require_id("script_id", script_id)
+    require_choice("status", status, EXECUTION_STATUSES)
+    require_choice("trigger", trigger, TRIGGERS)
     query = where_given(select(Execution).where(Execution.tenant_id == tenant_id),
                         (Execution.script_id, script_id), (Execution.status, status), (Execution.trigger, trigger))
     if since:
-        query = query.where(Execution.created_at >= since)
+        query = query.where(Execution.created_at >= utc_time("since", since))
     if until:
-        query = query.where(Execution.created_at < until)
+        query = query.where(Execution.created_at < utc_time("until", until))
     return list(db.session.scalars(page(query.order_by(Execution.created_at.desc()), limit, offset)))
 
 
@@ -75,20 +85,39 @@ def enqueue(actor: Actor, tenant_id: str, script_id: str, input: Any = None, *, 
 
 
 def _record_request(actor: Actor, tenant_id: str, script_id: str, input: Any, trigger: str) -> Execution:
-    """Check permission and script state, commit a pending execution, audit manual runs."""
+    """Check permission, input and script state, commit a pending execution, audit manual runs."""
     rbac.require(actor, rbac.SCRIPTS_EXECUTE, tenant_id)
-    script = db.session.scalar(select(Script).where(Script.tenant_id == tenant_id, Script.id == script_id))
+    if (message := json_error(input)) is not None:
+        raise ValidationError({"input": message})
+    script = None
+    if is_id(script_id):
+        script = db.session.scalar(select(Script).where(Script.tenant_id == tenant_id, Script.id == script_id))
     if script is None:
         raise NotFound(_l("Script not found."))
     if script.status in ("disabled", "archived"):
-        raise ServiceError(_l("A %(status)s script cannot run.", status=script.status), field="status")
-    execution = create_pending(actor, script, trigger=trigger, input=input)
-    if trigger in ("manual", "api"):
-        audit.record(actor, "script.run", tenant_id=tenant_id, target_type="script", target_id=script.id,
-                     summary=f"manual run of version {script.current_version}",
-                     details={"execution_id": execution.id})
-    db.session.commit()
+        raise Conflict(_l("A %(status)s script cannot run.", status=script.status), field="status")
+    _check_backlog(tenant_id)
+    # A script deleted between the check above and the insert: the foreign key refuses the insert.
+    with refused_writes(_l("The script changed meanwhile; try again."), gone=_l("Script not found."),
+                        exists=lambda: db.session.get(Script, script_id, populate_existing=True) is not None):
+        execution = create_pending(actor, script, trigger=trigger, input=input)
+        if trigger in ("manual", "api"):
+            audit.record(actor, "script.run", tenant_id=tenant_id, target_type="script", target_id=script.id,
+                         summary=f"manual run of version {script.current_version}",
+                         details={"execution_id": execution.id})
+        db.session.commit()
     return execution
+
+
+def _check_backlog(tenant_id: str) -> None:
+    """JSR_TENANT_PENDING caps a tenant's queued runs, so one tenant cannot bury the workers. Counted
+    before the insert: concurrent requests can pass the cap by at most their number."""
+    cap = current_app.config["JSR_TENANT_PENDING"]
+    pending = db.session.scalar(select(func.count()).select_from(Execution)
+                                .where(Execution.tenant_id == tenant_id, Execution.status == "pending"))
+    if pending >= cap:
+        raise TooManyRequests(_l("%(count)s runs of this tenant are waiting already; try again when some have "
+                                 "finished.", count=pending), retry_after=PENDING_RETRY_SECONDS)
 
 
 @in_tenant
@@ -115,6 +144,12 @@ def execute(execution_id: str, *, handler: str | None = None) -> Execution:
         return execution  # cancelled, or another worker has it
     script = db.session.get(Script, execution.script_id)
     tenant = db.session.get(Tenant, execution.tenant_id)
+    refusal = _refusal(script, tenant, execution.triggered_by)
+    if refusal is not None:
+        execution.status, execution.finished_at = "cancelled", datetime.now(UTC)
+        execution.error = error_record("cancelled", refusal[0], refusal[1])
+        db.session.commit()
+        return execution
     request = RunRequest(
         source=script.source,
         tenant_id=execution.tenant_id,
@@ -127,9 +162,45 @@ def execute(execution_id: str, *, handler: str | None = None) -> Execution:
     )
     script_limit = min(script.concurrency, tenant.max_concurrency) if script.concurrency else None
     result = runtime_service.run(request, tenant_limit=tenant.max_concurrency, script_limit=script_limit)
-    record_result(execution, result)
-    db.session.commit()
+    store_result(execution, result)
     return execution
+
+
+def _refusal(script: Script, tenant: Tenant, user_id: str | None) -> tuple[str, str] | None:
+    """Why a claimed run must not start after all: (error type, message), or None.
+
+    What held when the run was queued is checked again when it starts: the script may have been
+    disabled, the tenant deactivated or the user who asked deactivated meanwhile."""
+    if script.status in ("disabled", "archived"):
+        return "ScriptDisabled", f"the script was {script.status} before this run started"
+    if not tenant.active:
+        return "TenantInactive", "the tenant was deactivated before this run started"
+    if user_id is not None:
+        user = db.session.get(User, user_id)
+        if user is None or not user.active:
+            return "UserInactive", "the user who started this run was deactivated before it started"
+    return None
+
+
+def store_result(execution: Execution, result: RunResult) -> None:
+    """Write a run's result and commit. When the database refuses it (PostgreSQL cannot store NUL or a
+    lone surrogate, a counter overflows, the connection drops), the execution still ends: `failed`,
+    with an error saying how the run ended and that its result could not be stored."""
+    try:
+        record_result(execution, result)
+        db.session.commit()
+    except Exception as exc:  # whatever the database or driver raised, the run must not stay `running`
+        db.session.rollback()
+        log.exception("result of execution %s could not be stored", execution.id)
+        message = (f"the run ended {result.status} but its result could not be stored"
+                   f" ({type(exc).__name__}); nothing of its output or logs was kept")
+        db.session.execute(
+            update(Execution).where(Execution.id == execution.id, Execution.status == "running")
+            .values(status="failed", finished_at=datetime.now(UTC), duration_ms=round(result.duration_ms, 3),
+                    host_calls=min(result.host_calls, MAX_INT), output=None, logs=[],
+                    error=error_record("internal", "ResultNotStored", message)))
+        db.session.commit()
+        db.session.refresh(execution)
 
 
 def record_result(execution: Execution, result: RunResult) -> None:
@@ -154,7 +225,7 @@ def cancel(actor: Actor, tenant_id: str, execution_id: str) -> Execution:
         .values(status="cancelled", finished_at=datetime.now(UTC)))
     if changed.rowcount != 1:
         db.session.rollback()
-        raise ServiceError(_l("Only a pending execution can be cancelled; this one is %(status)s.",
+        raise Conflict(_l("Only a pending execution can be cancelled; this one is %(status)s.",
                               status=execution.status), field="status")
     audit.record(actor, "execution.cancel", tenant_id=tenant_id, target_type="execution",
                  target_id=execution.id, summary="status: pending → cancelled")
@@ -174,8 +245,8 @@ def reap_stale(grace_seconds: int = 60) -> int:
     reaped = db.session.execute(
         update(Execution).where(Execution.status == "running", Execution.started_at < cutoff)
         .values(status="failed", finished_at=datetime.now(UTC),
-                error={"kind": "internal", "type": "WorkerLost", "line": None, "column": None, "stack": "",
-                       "message": "the worker running this execution stopped before it finished"}))
+                error=error_record("internal", "WorkerLost",
+                                   "the worker running this execution stopped before it finished")))
     db.session.commit()
     return reaped.rowcount
 

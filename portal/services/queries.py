@@ -4,6 +4,8 @@ from typing import Any
 
 from sqlalchemy import Select
 
+from portal.services.inputs import require_number
+
 MAX_PAGE = 500
 
 
@@ -16,5 +18,7 @@ def where_given(query: Select, *pairs: tuple[Any, Any]) -> Select:
 
 
 def page(query: Select, limit: int, offset: int) -> Select:
-    """One page: 1 to MAX_PAGE rows, never a negative offset."""
-    return query.limit(max(1, min(limit, MAX_PAGE))).offset(max(0, offset))
+    """One page of 1 to MAX_PAGE rows; a limit or offset out of range is a field error."""
+    require_number("limit", limit, 1, MAX_PAGE)
+    require_number("offset", offset, 0)
+    return query.limit(limit).offset(offset)

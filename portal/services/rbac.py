@@ -44,6 +44,7 @@ class Actor:
     user_id: str | None
     tenant_id: str | None  # None only for superadmins and the system
     role: Role
+    token_id: str | None = None  # the API token the actor came with, if any (rate limits key on it)
 
     @classmethod
     def system(cls) -> "Actor":
@@ -56,9 +57,10 @@ class Actor:
     def can(self, permission: str, tenant_id: str | None = None) -> bool:
         if permission not in ROLE_PERMISSIONS[self.role]:
             return False
-        if self.role is Role.SUPERADMIN or tenant_id is None:
+        if self.role is Role.SUPERADMIN:
             return True
-        return self.tenant_id == tenant_id
+        # No tenant named means platform-level work: superadmins and the system only.
+        return tenant_id is not None and self.tenant_id == tenant_id
 
 
 def require(actor: Actor, permission: str, tenant_id: str | None = None) -> None:

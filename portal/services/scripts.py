@@ -5,17 +5,20 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from croniter import CroniterError, croniter
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy import update as sql_update
 
 from portal.extensions import db
 from portal.models import HTTP_AUTH_MODES, SCRIPT_STATUSES, SCRIPT_TYPES, Execution, Script, ScriptVersion, Tenant
+from portal.models.execution import error_record
 from portal.services import audit, rbac
 from portal.services import runtime as runtime_service
-from portal.services.errors import NotFound, ServiceError, ValidationError
-from portal.services.queries import where_given
+from portal.services.errors import Conflict, NotFound, ValidationError, refused_writes
+from portal.services.inputs import is_id, require_choice, require_number, require_text, text_error
+from portal.services.queries import page, where_given
 from portal.services.rbac import Actor
 from portal.services.scope import in_tenant
 from runtime import ErrorKind
@@ -35,6 +38,10 @@ PATH_RE = re.compile(r"^[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*$")
 EVENT_PATTERN_RE = re.compile(r"^(\*|[a-z0-9_-]+(\.([a-z0-9_-]+|\*))*)$")
 EDITABLE = ("name", "description", "source", "type", "cron_expression", "timezone", "http_path", "http_methods",
             "http_auth", "event_patterns", "timeout_ms", "memory_mb", "host_calls", "concurrency")
+# Longest values of the free-text fields (each column's size, or a sane bound for TEXT columns).
+MAX_LENGTHS = {"description": 2000, "cron_expression": 100, "timezone": 64, "http_path": 200,
+               "change_description": 500, "event_pattern": 200}
+MAX_EVENT_PATTERNS = 50
 LIMIT_FIELDS = {"timeout_ms": "max_timeout_ms", "memory_mb": "max_memory_mb", "host_calls": "max_host_calls",
                 "concurrency": "max_concurrency"}
 
@@ -47,7 +54,9 @@ def snapshot(script: Script) -> dict[str, Any]:
 @in_tenant
 def get(actor: Actor, tenant_id: str, script_id: str) -> Script:
     rbac.require(actor, rbac.SCRIPTS_READ, tenant_id)
-    script = db.session.scalar(select(Script).where(Script.tenant_id == tenant_id, Script.id == script_id))
+    script = None
+    if is_id(script_id):
+        script = db.session.scalar(select(Script).where(Script.tenant_id == tenant_id, Script.id == script_id))
     if script is None:
         raise NotFound(_l("Script not found."))
     return script
@@ -55,24 +64,29 @@ def get(actor: Actor, tenant_id: str, script_id: str) -> Script:
 
 @in_tenant
 def list_scripts(actor: Actor, tenant_id: str, *, status: str | None = None, type: str | None = None,
-                 search: str | None = None) -> list[Script]:
+                 search: str | None = None, limit: int = 100, offset: int = 0) -> list[Script]:
     rbac.require(actor, rbac.SCRIPTS_READ, tenant_id)
+    require_choice("status", status, SCRIPT_STATUSES)
+    require_choice("type", type, SCRIPT_TYPES)
+    require_text("q", search, 100)
     query = where_given(select(Script).where(Script.tenant_id == tenant_id), (Script.status, status),
                         (Script.type, type))
     if search:
-        query = query.where(Script.name.ilike(f"%{search}%"))
-    return list(db.session.scalars(query.order_by(Script.name)))
+        query = query.where(Script.name.icontains(search, autoescape=True))
+    return list(db.session.scalars(page(query.order_by(Script.name, Script.id), limit, offset)))
 
 
 @in_tenant
-def versions(actor: Actor, tenant_id: str, script_id: str) -> list[ScriptVersion]:
+def versions(actor: Actor, tenant_id: str, script_id: str, *, limit: int = 100, offset: int = 0
+             ) -> list[ScriptVersion]:
     script = get(actor, tenant_id, script_id)
     query = select(ScriptVersion).where(ScriptVersion.script_id == script.id).order_by(ScriptVersion.version.desc())
-    return list(db.session.scalars(query))
+    return list(db.session.scalars(page(query, limit, offset)))
 
 
 @in_tenant
 def version(actor: Actor, tenant_id: str, script_id: str, number: int) -> ScriptVersion:
+    require_number("version", number, 1)
     script = get(actor, tenant_id, script_id)
     found = db.session.scalar(select(ScriptVersion).where(ScriptVersion.script_id == script.id,
                                                           ScriptVersion.version == number))
@@ -86,6 +100,8 @@ def validate_source(source: Any) -> dict[str, Any]:
     """Size and syntax of a source; returns field errors with line and column details."""
     if not isinstance(source, str) or not source.strip():
         return {"source": _l("The script has no source.")}
+    if (unstorable := text_error(source, len(source))) is not None:
+        return {"source": unstorable}
     limit = current_app.config["JSR_SOURCE_BYTES"]
     error = runtime_service.pool().check(source, limit)
     if error is not None and error.kind is ErrorKind.SOURCE_TOO_LARGE:
@@ -109,6 +125,13 @@ def _validate(values: dict[str, Any], tenant: Tenant, script_id: str | None) -> 
         errors["name"] = _l("A script with this name already exists.")
     if values.get("type") not in SCRIPT_TYPES:
         errors["type"] = _l("Choose one of: %(choices)s.", choices=", ".join(SCRIPT_TYPES))
+    for field in ("description", "change_description"):
+        if (message := text_error(values.get(field), MAX_LENGTHS[field])) is not None:
+            errors[field] = message
+    if (message := _timezone_error(values.get("timezone"))) is not None:
+        errors["timezone"] = message
+    if values.get("http_auth") not in HTTP_AUTH_MODES:
+        errors["http_auth"] = _l("Choose one of: %(choices)s.", choices=", ".join(HTTP_AUTH_MODES))
     source_errors = validate_source(values.get("source"))
     details = {key: source_errors.pop(key) for key in ("source_line", "source_column") if key in source_errors}
     errors.update(source_errors)
@@ -119,9 +142,11 @@ def _validate(values: dict[str, Any], tenant: Tenant, script_id: str | None) -> 
         errors.update(_validate_http(values, tenant, script_id))
     if kind == "event":
         patterns = values.get("event_patterns")
-        if not isinstance(patterns, list) or not patterns:
-            errors["event_patterns"] = _l("An event script needs at least one event pattern.")
-        elif not all(isinstance(p, str) and EVENT_PATTERN_RE.match(p) for p in patterns):
+        if not isinstance(patterns, list) or not patterns or len(patterns) > MAX_EVENT_PATTERNS:
+            errors["event_patterns"] = _l("An event script needs 1 to %(count)s event patterns.",
+                                          count=MAX_EVENT_PATTERNS)
+        elif not all(isinstance(p, str) and len(p) <= MAX_LENGTHS["event_pattern"] and EVENT_PATTERN_RE.match(p)
+                     for p in patterns):
             errors["event_patterns"] = _l("Event patterns look like order.paid, order.* or *.")
     for field, maximum_field in LIMIT_FIELDS.items():
         value = values.get(field)
@@ -135,29 +160,44 @@ def _validate(values: dict[str, Any], tenant: Tenant, script_id: str | None) -> 
 
 
 def _validate_schedule(values: dict[str, Any]) -> dict[str, Any]:
-    errors: dict[str, Any] = {}
     expression = values.get("cron_expression")
-    if not isinstance(expression, str) or len(expression.split()) != 5 or not croniter.is_valid(expression):
-        errors["cron_expression"] = _l("A cron expression has five fields, e.g. */5 * * * *.")
+    if (not isinstance(expression, str) or len(expression) > MAX_LENGTHS["cron_expression"]
+            or len(expression.split()) != 5 or text_error(expression, len(expression)) or
+            not croniter.is_valid(expression)):
+        return {"cron_expression": _l("A cron expression has five fields, e.g. */5 * * * *.")}
+    if _timezone_error(values.get("timezone")) is None and _never_fires(expression, values["timezone"]):
+        return {"cron_expression": _l("This cron expression never fires.")}
+    return {}
+
+
+def _never_fires(expression: str, timezone: str) -> bool:
     try:
-        ZoneInfo(values.get("timezone") or "UTC")
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
-        errors["timezone"] = _l("Unknown time zone.")
-    return errors
+        croniter(expression, datetime.now(UTC).astimezone(ZoneInfo(timezone))).get_next(datetime)
+    except CroniterError:
+        return True
+    return False
+
+
+def _timezone_error(name: Any) -> Any | None:
+    if text_error(name, MAX_LENGTHS["timezone"]) is not None:
+        return _l("Unknown time zone.")
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory such as "America"
+        return _l("Unknown time zone.")
+    return None
 
 
 def _validate_http(values: dict[str, Any], tenant: Tenant, script_id: str | None) -> dict[str, Any]:
     errors: dict[str, Any] = {}
     path = values.get("http_path")
-    if not isinstance(path, str) or not PATH_RE.match(path):
+    if not isinstance(path, str) or len(path) > MAX_LENGTHS["http_path"] or not PATH_RE.match(path):
         errors["http_path"] = _l("A path is segments of letters, digits, '.', '_', '~' or '-' separated by '/'.")
     elif _taken(Script.http_path, path, tenant.id, script_id):
         errors["http_path"] = _l("Another script of this tenant already uses this path.")
     methods = values.get("http_methods")
     if not isinstance(methods, list) or not methods or not set(methods) <= set(HTTP_METHODS):
         errors["http_methods"] = _l("Choose at least one of: %(choices)s.", choices=", ".join(HTTP_METHODS))
-    if values.get("http_auth") not in HTTP_AUTH_MODES:
-        errors["http_auth"] = _l("Choose one of: %(choices)s.", choices=", ".join(HTTP_AUTH_MODES))
     return errors
 
 
@@ -186,6 +226,7 @@ def _normalise(data: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
     values.setdefault("http_methods", [])
     values.setdefault("event_patterns", [])
     values.setdefault("description", "")
+    values["change_description"] = data["change_description"] if data.get("change_description") is not None else ""
     if values.get("type") != "scheduled":
         values["cron_expression"] = None
     if values.get("type") != "http":
@@ -211,15 +252,24 @@ def create(actor: Actor, tenant_id: str, data: dict[str, Any]) -> Script:
     _validate(values, tenant, None)
     script = Script(tenant_id=tenant.id, author_id=actor.user_id, status="draft", current_version=1,
                     **{k: v for k, v in values.items() if k in EDITABLE})
-    db.session.add(script)
-    db.session.flush()
-    db.session.add(ScriptVersion(script_id=script.id, tenant_id=tenant.id, version=1, source=script.source,
-                                 change_description=str(data.get("change_description") or "Created"),
-                                 author_id=actor.user_id))
-    audit.record(actor, "script.create", tenant_id=tenant.id, target_type="script", target_id=script.id,
-                 summary=f"created {script.type} script {script.name!r}")
-    db.session.commit()
+    with refused_writes(_l("Another script of this tenant has just taken this name or path."),
+                        fields=("http_path", "name")):
+        db.session.add(script)
+        db.session.flush()
+        db.session.add(ScriptVersion(script_id=script.id, tenant_id=tenant.id, version=1, source=script.source,
+                                     change_description=values["change_description"] or "Created",
+                                     author_id=actor.user_id))
+        audit.record(actor, "script.create", tenant_id=tenant.id, target_type="script", target_id=script.id,
+                     summary=f"created {script.type} script {script.name!r}")
+        db.session.commit()
     return script
+
+
+def _raced(script_id: str):
+    """Refusals of a change to an existing script: 404 when it was deleted meanwhile, else 409."""
+    return refused_writes(_l("Another change to this script was saved at the same time; try again."),
+                          fields=("http_path", "name"), gone=_l("Script not found."),
+                          exists=lambda: db.session.get(Script, script_id, populate_existing=True) is not None)
 
 
 @in_tenant
@@ -233,14 +283,15 @@ def update(actor: Actor, tenant_id: str, script_id: str, data: dict[str, Any]) -
     summary, changes = audit.diff_summary(before, {k: values[k] for k in EDITABLE})
     if not changes:
         return script
-    for field in EDITABLE:
-        setattr(script, field, values[field])
-    _write_version(actor, script, str(data.get("change_description") or summary))
-    if script.type == "scheduled" and script.status == "active":
-        script.next_run_at = next_run(script)
-    audit.record(actor, "script.update", tenant_id=tenant_id, target_type="script", target_id=script.id,
-                 summary=summary, details={"changes": changes, "version": script.current_version})
-    db.session.commit()
+    with _raced(script.id):
+        for field in EDITABLE:
+            setattr(script, field, values[field])
+        _write_version(actor, script, values["change_description"] or summary)
+        if script.type == "scheduled" and script.status == "active":
+            script.next_run_at = next_run(script)
+        audit.record(actor, "script.update", tenant_id=tenant_id, target_type="script", target_id=script.id,
+                     summary=summary, details={"changes": changes, "version": script.current_version})
+        db.session.commit()
     return script
 
 
@@ -250,23 +301,34 @@ def rollback(actor: Actor, tenant_id: str, script_id: str, number: int) -> Scrip
     rbac.require(actor, rbac.SCRIPTS_UPDATE, tenant_id)
     target = version(actor, tenant_id, script_id, number)
     script = get(actor, tenant_id, script_id)
-    previous = script.current_version
-    script.source = target.source
-    _write_version(actor, script, f"Rolled back to version {number}")
-    audit.record(actor, "script.rollback", tenant_id=tenant_id, target_type="script", target_id=script.id,
-                 summary=f"rolled back to version {number} (was {previous}, now {script.current_version})",
-                 details={"from_version": previous, "to_version": number, "new_version": script.current_version})
-    db.session.commit()
+    with _raced(script.id):
+        script.source = target.source
+        previous = _write_version(actor, script, f"Rolled back to version {number}") - 1
+        audit.record(actor, "script.rollback", tenant_id=tenant_id, target_type="script", target_id=script.id,
+                     summary=f"rolled back to version {number} (was {previous}, now {script.current_version})",
+                     details={"from_version": previous, "to_version": number,
+                              "new_version": script.current_version})
+        db.session.commit()
     return script
 
 
-def _write_version(actor: Actor, script: Script, description: str) -> None:
-    latest = db.session.scalar(select(db.func.max(ScriptVersion.version)).where(ScriptVersion.script_id == script.id))
-    script.current_version = (latest or 0) + 1
-    script.updated_at = datetime.now(UTC)
-    db.session.add(ScriptVersion(script_id=script.id, tenant_id=script.tenant_id, version=script.current_version,
+def _write_version(actor: Actor, script: Script, description: str) -> int:
+    """Write the script's next version; returns its number.
+
+    The number comes from an atomic increment of the script's row, which also locks it until
+    commit: concurrent changes queue up and number their versions one after another.
+    """
+    number = db.session.execute(
+        sql_update(Script).where(Script.id == script.id)
+        .values(current_version=Script.current_version + 1, updated_at=datetime.now(UTC))
+        .returning(Script.current_version)).scalar_one_or_none()
+    if number is None:
+        raise NotFound(_l("Script not found."))
+    script.current_version = number
+    db.session.add(ScriptVersion(script_id=script.id, tenant_id=script.tenant_id, version=number,
                                  source=script.source, change_description=description[:500],
                                  author_id=actor.user_id))
+    return number
 
 
 @in_tenant
@@ -279,12 +341,24 @@ def set_status(actor: Actor, tenant_id: str, script_id: str, status: str) -> Scr
     if status == script.status:
         return script
     if status not in TRANSITIONS[script.status]:
-        raise ServiceError(_l("A %(current)s script cannot become %(target)s.", current=script.status,
-                              target=status), field="status")
+        raise Conflict(_l("A %(current)s script cannot become %(target)s.", current=script.status,
+                          target=status), field="status")
+    if script.type == "scheduled" and status == "active" and _never_fires(script.cron_expression or "",
+                                                                           script.timezone):
+        raise ValidationError({"cron_expression": _l("This cron expression never fires.")})
     previous, script.status = script.status, status
     script.next_run_at = next_run(script) if script.type == "scheduled" and status == "active" else None
+    summary, details = f"status: {previous} → {status}", {"before": previous, "after": status}
+    if status in ("disabled", "archived"):  # its queued backlog must not run either
+        cancelled = db.session.execute(
+            sql_update(Execution).where(Execution.script_id == script.id, Execution.status == "pending")
+            .values(status="cancelled", finished_at=datetime.now(UTC),
+                    error=error_record("cancelled", "ScriptDisabled",
+                                       f"the script was {status} before this run started"))
+        ).rowcount
+        summary, details["cancelled_pending"] = f"{summary}; {cancelled} pending runs cancelled", cancelled
     audit.record(actor, "script.status", tenant_id=tenant_id, target_type="script", target_id=script.id,
-                 summary=f"status: {previous} → {status}", details={"before": previous, "after": status})
+                 summary=summary, details=details)
     db.session.commit()
     return script
 
@@ -295,8 +369,8 @@ def delete(actor: Actor, tenant_id: str, script_id: str) -> None:
     script = get(actor, tenant_id, script_id)
     audit.record(actor, "script.delete", tenant_id=tenant_id, target_type="script", target_id=script.id,
                  summary=f"deleted {script.type} script {script.name!r} at version {script.current_version}")
-    db.session.execute(db.delete(Execution).where(Execution.script_id == script.id))
-    db.session.execute(db.delete(ScriptVersion).where(ScriptVersion.script_id == script.id))
+    # Its executions and versions go by the foreign keys' ON DELETE CASCADE: on PostgreSQL the app role
+    # may not delete versions itself (history is append-only, migration 0004).
     db.session.delete(script)
     db.session.commit()
 

@@ -3,9 +3,10 @@
 import logging
 import uuid
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, current_app, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
-from werkzeug.exceptions import HTTPException
+from flask_limiter.errors import RateLimitExceeded
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from portal.extensions import db
 from portal.services.errors import ServiceError
@@ -29,13 +30,23 @@ def init_app(app: Flask) -> None:
     def service_error(exc: ServiceError):
         db.session.rollback()
         data = exc.to_dict()
-        return _answer(exc.status, data.pop("error"), data)
+        body, status = _answer(exc.status, data.pop("error"), data)
+        return current_app.make_response((body, status, exc.headers))
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         messages = {404: _l("Page not found."), 405: _l("This method is not allowed here."),
-                    400: _l("The request could not be understood.")}
-        return _answer(exc.code or 500, messages.get(exc.code, exc.description or exc.name))
+                    400: _l("The request could not be understood."),
+                    429: _l("Too many requests; wait a moment and try again."),
+                    413: _l("The request body is larger than %(limit)s bytes.",
+                            limit=current_app.config["MAX_CONTENT_LENGTH"])}
+        body, status = _answer(exc.code or 500, messages.get(exc.code, exc.description or exc.name))
+        response = current_app.make_response((body, status))
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+            response.headers["Allow"] = ", ".join(sorted(exc.valid_methods))
+        if isinstance(exc, RateLimitExceeded):  # the limit's whole window: when it is sure to have room again
+            response.headers["Retry-After"] = str(exc.limit.limit.get_expiry())
+        return response
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

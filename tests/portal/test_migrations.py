@@ -45,7 +45,7 @@ def test_upgrade_downgrade_upgrade(app, tmp_path):
             if backend(other) == "postgresql":
                 with db.engine.connect() as connection:
                     security = _row_security(connection)
-                assert all(security[t] == (True, True, 1) for t in TENANT_TABLES), security
+                assert all(security[t][:2] == (True, True) and security[t][2] >= 1 for t in TENANT_TABLES), security
                 downgrade(revision="0001_tables")
                 with db.engine.connect() as connection:
                     security = _row_security(connection)

@@ -147,7 +147,7 @@ def test_email_is_unique_whatever_its_case(make_user):
 
 def test_only_superadmins_have_no_tenant(make_user):
     superadmin = make_user(role="superadmin")
-    assert superadmin.tenant_id is None and superadmin.is_active and superadmin.get_id() == superadmin.id
+    assert superadmin.tenant_id is None and superadmin.is_active and superadmin.get_id() == f"{superadmin.id}:1"
     orphan = User(email="orphan@example.test", role="developer", name="x")
     orphan.set_password("whatever-password")
     _flush_fails(orphan)
@@ -180,3 +180,16 @@ def test_execution_json_nulls_are_sql_nulls(make_tenant, make_script):
     assert row[0] and row[1] and row[2] == "pending"
     db.session.expire_all()
     assert execution.logs == [] and execution.output == {"ok": True} and execution.attempt == 1
+
+
+def test_hook_secrets_are_stored_encrypted(app, db_session, make_tenant, make_script):
+    script = make_script(make_tenant(), type="http", http_path="hook", http_methods=["POST"], http_auth="hmac")
+    script.set_http_secret("s3cret-" + "x" * 200, app.config["JSR_SECRETS_KEY"])
+    with tenancy.system_scope():
+        db.session.merge(script)
+        db.session.commit()
+        stored = db.session.scalar(text("SELECT http_secret FROM scripts WHERE id = :id"), {"id": script.id})
+    assert "s3cret" not in stored
+    assert script.get_http_secret(app.config["JSR_SECRETS_KEY"]) == "s3cret-" + "x" * 200
+    with pytest.raises(InvalidToken):
+        script.get_http_secret("another key")

@@ -9,7 +9,9 @@ from sqlalchemy.exc import DBAPIError
 
 from portal import tenancy
 from portal.extensions import db
-from portal.models import DataRecord, Execution, Script, Tenant, User
+from portal.models import AuditEvent, DataRecord, Execution, Script, Tenant, User
+from portal.services import scripts
+from portal.services.rbac import Actor
 from tests.conftest import backend
 
 TABLES = ("scripts", "executions", "data_records")
@@ -180,3 +182,43 @@ def test_leaving_a_scope_after_a_database_error_keeps_that_error(app, two_tenant
     with pytest.raises(DBAPIError, match="division by zero"), tenancy.tenant_scope(two_tenants["a"]):
         db.session.execute(text("SELECT 1 / 0"))  # aborts the transaction in PostgreSQL
     assert db.session.scalars(select(Script)).all() == []  # usable again, and outside any scope
+
+
+@pytest.mark.parametrize("scope", [{"system": True}, {"tenant": "a"}])
+def test_the_app_role_cannot_rewrite_history(app, two_tenants, make_user, scope):
+    """Audit events and script versions are append-only in the database itself, whatever the scope."""
+    tenant = two_tenants["a"]
+    with tenancy.system_scope():
+        db.session.add(AuditEvent(tenant_id=tenant, action="script.update", target_type="script"))
+        db.session.commit()
+    with app_role(app, tenant_id=tenant if "tenant" in scope else None, system="system" in scope) as connection:
+        assert count(connection, "audit_events", tenant_id=tenant) == 1
+        assert count(connection, "script_versions", tenant_id=tenant) == 1
+        for sql in ("UPDATE audit_events SET summary = 'forged'", "DELETE FROM audit_events",
+                    "UPDATE script_versions SET source = 'forged'", "DELETE FROM script_versions"):
+            assert "permission denied" in refused(connection, sql)
+        connection.execute(text("INSERT INTO audit_events (id, tenant_id, action, target_type)"
+                                " VALUES (:id, :t, 'x.y', 'z')"), {"id": str(uuid.uuid4()), "t": tenant})
+
+
+def test_a_tenant_cannot_change_its_own_limits(app, two_tenants):
+    a = two_tenants["a"]
+    with app_role(app, tenant_id=a) as connection:
+        assert count(connection, "tenants", id=a) == 1  # it still sees itself
+        raised = connection.execute(text("UPDATE tenants SET max_timeout_ms = 999999, active = true"))
+        assert raised.rowcount == 0
+    with app_role(app, system=True) as connection:
+        assert connection.execute(text("SELECT max_timeout_ms FROM tenants WHERE id = :a"), {"a": a}).scalar() == 30000
+        assert connection.execute(text("UPDATE tenants SET max_timeout_ms = 60000 WHERE id = :a"),
+                                  {"a": a}).rowcount == 1
+
+
+def test_deleting_a_script_takes_its_versions_along(app, two_tenants, make_user):
+    """The app role cannot DELETE versions itself; the foreign key's cascade removes them with the script."""
+    a = two_tenants["a"]
+    admin = Actor.of(make_user(role="org_admin", tenant=a))
+    script_id = scripts.list_scripts(admin, a)[0].id
+    scripts.delete(admin, a, script_id)
+    with app_role(app, system=True) as connection:
+        assert count(connection, "script_versions", script_id=script_id) == 0
+        assert count(connection, "scripts", id=script_id) == 0

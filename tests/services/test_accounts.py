@@ -27,13 +27,14 @@ def test_role_changes_are_admin_only_and_audited(db_session, make_tenant, make_u
     tenant = make_tenant()
     admin, user = make_user(role="org_admin", tenant=tenant), make_user(role="viewer", tenant=tenant)
     with pytest.raises(PermissionDenied):
-        accounts.set_role(Actor.of(make_user(role="developer", tenant=tenant)), user.id, "developer")
+        accounts.update_user(Actor.of(make_user(role="developer", tenant=tenant)), tenant.id, user.id,
+                             {"role": "developer"})
     with pytest.raises(ValidationError):
-        accounts.set_role(Actor.of(admin), user.id, "superadmin")
-    assert accounts.set_role(Actor.of(admin), user.id, "developer").role == "developer"
+        accounts.update_user(Actor.of(admin), tenant.id, user.id, {"role": "superadmin"})
+    assert accounts.update_user(Actor.of(admin), tenant.id, user.id, {"role": "developer"}).role == "developer"
     with system_scope():
-        event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "user.role"))
-    assert event.summary == "role: viewer → developer" and event.user_id == admin.id
+        event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "user.update"))
+    assert event.summary == "role: 'viewer' → 'developer'" and event.user_id == admin.id
 
 
 def test_inactive_users_can_neither_sign_in_nor_use_their_tokens(db_session, make_tenant, make_user):

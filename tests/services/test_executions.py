@@ -3,14 +3,16 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from portal.extensions import db
-from portal.models import Execution
+from portal.models import AuditEvent, Execution, Script, Tenant, User
 from portal.services import executions, scripts
 from portal.services.errors import PermissionDenied, ServiceError
 from portal.services.rbac import Actor
 from portal.tenancy import system_scope, tenant_scope
+from runtime import LogEntry, RunResult
+from tests.conftest import backend
 
 
 def _script(make_user, tenant, source, **extra):
@@ -145,3 +147,66 @@ def test_disabled_and_archived_scripts_do_not_run(db_session, make_tenant, make_
     with pytest.raises(ServiceError):
         executions.enqueue(actor, tenant.id, script.id)
     assert executions.list_executions(actor, tenant.id) == []
+
+
+def _running(actor, script) -> Execution:
+    """A pending execution of `script`, claimed as a worker would."""
+    with tenant_scope(script.tenant_id):
+        execution = executions.create_pending(actor, script, trigger="manual")
+        db.session.commit()
+    with system_scope():
+        db.session.execute(update(Execution).where(Execution.id == execution.id).values(status="running"))
+        db.session.commit()
+        return db.session.get(Execution, execution.id, populate_existing=True)
+
+
+@pytest.mark.parametrize("result", [
+    RunResult(output_json='{"big": 1}', memory_bytes=2**64),  # a counter no integer column holds
+    RunResult(output_json='"a\\u0000b"', logs=[LogEntry("info", 0.0, "nul \x00 and \ud800")]),
+], ids=["overflow", "nul"])
+def test_a_result_that_cannot_be_stored_ends_failed_with_an_honest_error(app, db_session, make_tenant, make_user,
+                                                                         result):
+    if result.memory_bytes == 0 and backend(app) == "sqlite":
+        pytest.skip("SQLite stores NUL and escaped surrogates; PostgreSQL refuses them")
+    tenant = make_tenant()
+    actor, script = _script(make_user, tenant, "function main() { return 1 }")
+    execution = _running(actor, script)
+    with system_scope():
+        executions.store_result(execution, result)
+        stored = db.session.get(Execution, execution.id, populate_existing=True)
+    assert stored.status == "failed" and stored.finished_at is not None
+    assert stored.error["type"] == "ResultNotStored" and "ended completed" in stored.error["message"]
+    assert stored.output is None and stored.logs == []
+
+
+@pytest.mark.parametrize("withdrawn", ["script", "tenant", "user"])
+def test_a_queued_run_starts_only_if_script_tenant_and_user_still_allow_it(db_session, make_tenant, make_user,
+                                                                           withdrawn):
+    tenant = make_tenant()
+    actor, script = _script(make_user, tenant, "function main() { return 1 }")
+    with tenant_scope(tenant.id):
+        pending = executions.create_pending(actor, script, trigger="api")
+        db.session.commit()
+    table, row_id, values = {"script": (Script, script.id, {"status": "disabled"}),
+                             "tenant": (Tenant, tenant.id, {"active": False}),
+                             "user": (User, actor.user_id, {"active": False})}[withdrawn]
+    with system_scope():  # behind the services' back, as another process would
+        db.session.execute(update(table).where(table.id == row_id).values(**values))
+        db.session.commit()
+    ended = executions.execute(pending.id)
+    assert ended.status == "cancelled" and ended.started_at is not None and ended.output is None
+    assert ended.error["kind"] == "cancelled" and withdrawn in ended.error["message"]
+
+
+def test_disabling_a_script_cancels_its_queued_backlog(db_session, make_tenant, make_user):
+    tenant = make_tenant()
+    actor, script = _script(make_user, tenant, "function main() { return 1 }")
+    with tenant_scope(tenant.id):
+        queued = [executions.create_pending(actor, script, trigger="api").id for _ in range(3)]
+        db.session.commit()
+    scripts.set_status(actor, tenant.id, script.id, "disabled")
+    with system_scope():
+        statuses = {db.session.get(Execution, i, populate_existing=True).status for i in queued}
+        event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "script.status"))
+    assert statuses == {"cancelled"} and event.details["cancelled_pending"] == 3
+    assert all(executions.execute(i).status == "cancelled" for i in queued)

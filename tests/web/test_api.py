@@ -1,29 +1,8 @@
 """The JSON API end to end through the Flask test client (bearer tokens)."""
 
-import pytest
-
-from portal.services import accounts
-from portal.services.rbac import Actor
+import re
 
 SOURCE = "function main(input) {\n  return {echo: input};\n}\n"
-
-
-@pytest.fixture
-def api(client, make_tenant, make_user):
-    """api(role) -> (call, tenant): call(method, path, json=...) with a bearer token of that role."""
-
-    def _make(role="org_admin", tenant=None):
-        tenant = tenant or make_tenant()
-        user = make_user(role=role, tenant=tenant)
-        secret, _ = accounts.create_token(Actor.system(), user.id, "test")
-
-        def call(method, path, **kwargs):
-            headers = {"Authorization": f"Bearer {secret}", **kwargs.pop("headers", {})}
-            return client.open(f"/api/v1{path}", method=method, headers=headers, **kwargs)
-
-        return call, tenant
-
-    return _make
 
 
 def test_requires_authentication(client, db_session):
@@ -125,9 +104,7 @@ def test_openapi_matches_the_routes(app, client):
     implemented = set()
     for rule in app.url_map.iter_rules():
         if rule.endpoint.startswith("api."):
-            path = rule.rule.removeprefix("/api/v1")
-            for converter in ("<int:number>", "<script_id>", "<execution_id>"):
-                path = path.replace(converter, "{" + converter.strip("<>").split(":")[-1] + "}")
+            path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule.removeprefix("/api/v1"))
             implemented |= {(path, m) for m in rule.methods - {"HEAD", "OPTIONS"}}
     assert documented == implemented
 

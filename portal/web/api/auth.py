@@ -12,6 +12,7 @@ from portal.services.rbac import Actor, Role
 
 class Unauthorized(ServiceError):
     status = 401
+    headers = {"WWW-Authenticate": 'Bearer realm="api"'}
 
     def __init__(self):
         super().__init__(_l("Authentication required: send 'Authorization: Bearer <token>'."))
@@ -19,11 +20,13 @@ class Unauthorized(ServiceError):
 
 def authenticate() -> None:
     """Resolve g.actor and g.tenant_id for this request, or raise."""
-    header = request.headers.get("Authorization", "")
-    if header.startswith("Bearer "):
-        actor = accounts.actor_for_token(header.removeprefix("Bearer ").strip())
+    scheme, _, credentials = request.headers.get("Authorization", "").strip().partition(" ")
+    if scheme.lower() == "bearer":  # auth schemes are case-insensitive (RFC 9110)
+        actor = accounts.actor_for_token(credentials.strip())
         if actor is None:
             raise Unauthorized()
+    elif scheme:
+        raise Unauthorized()
     elif current_user.is_authenticated:
         if request.method not in ("GET", "HEAD", "OPTIONS"):
             csrf.protect()

@@ -1,41 +1,76 @@
-"""The OpenAPI 3.1 document of /api/v1; tests check it lists exactly the implemented routes."""
+"""The OpenAPI 3.1 document of /api/v1; tests check it lists exactly the implemented routes and that
+answers match it, and schemathesis fuzzes the served API against it.
+
+Constraints are the ones the services enforce (lengths, patterns, enums, ranges), taken from the
+same constants, so that the document and the code cannot drift apart silently.
+"""
 
 from typing import Any
 
-from portal.models import EXECUTION_STATUSES, HTTP_AUTH_MODES, SCRIPT_STATUSES, SCRIPT_TYPES
-from portal.services.scripts import HTTP_METHODS
+from portal.models import EXECUTION_STATUSES, HTTP_AUTH_MODES, ROLES, SCRIPT_STATUSES, SCRIPT_TYPES, TRIGGERS
+from portal.services.accounts import MAX_TOKEN_DAYS
+from portal.services.inputs import MAX_INT
+from portal.services.queries import MAX_PAGE
+from portal.services.scripts import (
+    EVENT_PATTERN_RE,
+    HTTP_METHODS,
+    MAX_EVENT_PATTERNS,
+    MAX_LENGTHS,
+    NAME_RE,
+    PATH_RE,
+)
 
 _ID = {"type": "string", "format": "uuid"}
 _TIME = {"type": ["string", "null"], "format": "date-time"}
+_MEMBER_ROLES = [role for role in ROLES if role != "superadmin"]
 
 
 def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+def _json(schema: dict[str, Any], description: str = "OK", headers: dict | None = None) -> dict[str, Any]:
+    response = {"description": description, "content": {"application/json": {"schema": schema}}}
+    if headers:
+        response["headers"] = headers
+    return response
 
 
 def _list_of(name: str) -> dict[str, Any]:
-    return _json({"type": "object", "properties": {"items": {"type": "array", "items": _ref(name)}}})
+    return _json({"type": "object", "required": ["items"],
+                  "properties": {"items": {"type": "array", "items": _ref(name)}}})
 
 
+def _error(description: str, headers: dict | None = None) -> dict[str, Any]:
+    return _json(_ref("Error"), description, headers)
+
+
+_RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait"}}
+# Every operation can answer these; the ones with a body add BODY_ERRORS.
 _ERRORS = {
-    "400": _json(_ref("Error"), "Malformed request (e.g. invalid JSON)"),
-    "401": _json(_ref("Error"), "No or invalid credentials"),
-    "403": _json(_ref("Error"), "The role lacks the permission"),
-    "404": _json(_ref("Error"), "Unknown tenant or resource"),
-    "409": _json(_ref("Error"), "Conflict"),
-    "422": _json(_ref("Error"), "Invalid fields; `fields` maps each to its message"),
+    "401": _error("No or invalid credentials", {"WWW-Authenticate": {"schema": {"type": "string"}}}),
+    "403": _error("The role lacks the permission"),
+    "404": _error("Unknown tenant or resource"),
+    "422": _error("Invalid fields or parameters; `fields` maps each to its message"),
 }
+_BODY_ERRORS = {
+    "400": _error("Malformed JSON, NaN/Infinity, or nested too deeply"),
+    "409": _error("Conflicts with the current state (e.g. a status change that is not allowed, a concurrent change)"),
+    "413": _error("The body is larger than JSR_MAX_BODY_BYTES"),
+    "415": _error("The body is not JSON"),
+}
+_RUN_ERRORS = {"429": _error("Too many runs: the tenant's pending queue is full or the token's run rate is spent",
+                             _RETRY_AFTER)}
 
 
-def _op(summary: str, responses: dict[str, Any], body: str | None = None,
-        parameters: list[dict] | None = None) -> dict[str, Any]:
-    op: dict[str, Any] = {"summary": summary, "responses": {**responses, **_ERRORS}}
+def _op(summary: str, responses: dict[str, Any], body: str | None = None, parameters: list[dict] | None = None,
+        *, conflicts: bool = False, runs: bool = False) -> dict[str, Any]:
+    errors = {**_ERRORS, **(_BODY_ERRORS if body else {}), **(_RUN_ERRORS if runs else {})}
+    if conflicts:
+        errors["409"] = _BODY_ERRORS["409"]
+    op: dict[str, Any] = {"summary": summary, "responses": {**responses, **errors}}
     if body:
-        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ref(body)}}}
+        op["requestBody"] = {"required": False, "content": {"application/json": {"schema": _ref(body)}}}
     if parameters:
         op["parameters"] = parameters
     return op
@@ -46,10 +81,39 @@ def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any
 
 
 def _path(name: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "schema": schema or {"type": "string"}}
+    return {"name": name, "in": "path", "required": True, "schema": schema or _ID}
+
+
+def _paging(default: int) -> list[dict[str, Any]]:
+    return [_query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}, f"Page size ({default})"),
+            _query("offset", {"type": "integer", "minimum": 0, "maximum": MAX_INT}, "Skip this many")]
+
+
+def _text(max_length: int, **extra) -> dict[str, Any]:
+    return {"type": "string", "maxLength": max_length, **extra}
 
 
 SCRIPT_ID = _path("script_id")
+
+
+def _script_fields() -> dict[str, Any]:
+    return {
+        "name": _text(100, pattern=NAME_RE.pattern), "description": _text(MAX_LENGTHS["description"]),
+        "source": {"type": "string", "minLength": 1, "description": "JavaScript, at most JSR_SOURCE_BYTES (100 KB)"},
+        "type": {"enum": list(SCRIPT_TYPES)},
+        "cron_expression": {"type": ["string", "null"], "maxLength": MAX_LENGTHS["cron_expression"],
+                            "description": "5 fields (scheduled scripts); must fire at some time"},
+        "timezone": _text(MAX_LENGTHS["timezone"], description="IANA zone, default UTC"),
+        "http_path": {"type": ["string", "null"], "maxLength": MAX_LENGTHS["http_path"],
+                      "pattern": PATH_RE.pattern},
+        "http_methods": {"type": "array", "items": {"enum": list(HTTP_METHODS)}},
+        "http_auth": {"enum": list(HTTP_AUTH_MODES)},
+        "event_patterns": {"type": "array", "maxItems": MAX_EVENT_PATTERNS,
+                           "items": _text(MAX_LENGTHS["event_pattern"], pattern=EVENT_PATTERN_RE.pattern)},
+        **{limit: {"type": ["integer", "null"], "minimum": 1, "description": "Up to the tenant's maximum"}
+           for limit in ("timeout_ms", "memory_mb", "host_calls", "concurrency")},
+        "change_description": {"type": ["string", "null"], "maxLength": MAX_LENGTHS["change_description"]},
+    }
 
 
 def openapi_document() -> dict[str, Any]:
@@ -59,37 +123,39 @@ def openapi_document() -> dict[str, Any]:
         "info": {"title": "JS Runtime Portal API", "version": "1.0.0",
                  "description": "Tenant-scoped scripts, versions and executions. Authenticate with "
                                 "`Authorization: Bearer <token>` (`flask --app app jsr create-token`). "
-                                "Superadmins name the tenant with `?tenant=<slug>` or `X-Tenant`."},
+                                "Superadmins name the tenant with `?tenant=<slug>` or `X-Tenant`. Strings must "
+                                "not contain NUL or unpaired surrogates; JSON nests at most 64 levels. A method "
+                                "a path does not support answers 405 with `Allow`."},
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearer": []}],
         "paths": {
             "/scripts": {
-                "get": _op("List scripts", {"200": _list_of("Script")}, parameters=[
+                "get": _op("List scripts by name", {"200": _list_of("Script")}, parameters=[
                     _query("status", {"enum": statuses}, "Only this status"),
                     _query("type", {"enum": script_types}, "Only this type"),
-                    _query("q", {"type": "string"}, "Name contains")]),
+                    _query("q", _text(100), "Name contains"), *_paging(100)]),
                 "post": _op("Create a script (version 1, status draft)",
-                            {"201": _json(_ref("ScriptWithSource"), "Created")}, body="ScriptInput"),
+                            {"201": _json(_ref("ScriptWithSource"), "Created")}, body="ScriptCreate"),
             },
             "/scripts/{script_id}": {
                 "parameters": [SCRIPT_ID],
                 "get": _op("Show a script", {"200": _json(_ref("ScriptWithSource"))}),
                 "patch": _op("Change a script; writes the next version", {"200": _json(_ref("ScriptWithSource"))},
-                             body="ScriptInput"),
+                             body="ScriptPatch"),
                 "delete": _op("Delete a script with its versions and executions",
                               {"204": {"description": "Deleted"}}),
             },
             "/scripts/{script_id}/status": {
                 "parameters": [SCRIPT_ID],
-                "post": _op("Activate, pause, disable or archive", {"200": _json(_ref("Script"))},
-                            body="StatusInput"),
+                "post": _op("Activate, pause, disable or archive (disabling cancels pending runs)",
+                            {"200": _json(_ref("Script"))}, body="StatusInput"),
             },
             "/scripts/{script_id}/versions": {
                 "parameters": [SCRIPT_ID],
-                "get": _op("List versions, newest first", {"200": _list_of("Version")}),
+                "get": _op("List versions, newest first", {"200": _list_of("Version")}, parameters=_paging(100)),
             },
             "/scripts/{script_id}/versions/{number}": {
-                "parameters": [SCRIPT_ID, _path("number", {"type": "integer", "minimum": 1})],
+                "parameters": [SCRIPT_ID, _path("number", {"type": "integer", "minimum": 1, "maximum": MAX_INT})],
                 "get": _op("Show a version with its source", {"200": _json(_ref("VersionWithSource"))}),
             },
             "/scripts/{script_id}/rollback": {
@@ -100,22 +166,21 @@ def openapi_document() -> dict[str, Any]:
             "/scripts/{script_id}/run": {
                 "parameters": [SCRIPT_ID],
                 "post": _op("Run now, synchronously; returns the recorded execution",
-                            {"200": _json(_ref("Execution"))}, body="RunInput"),
+                            {"200": _json(_ref("Execution"))}, body="RunInput", runs=True),
             },
             "/scripts/{script_id}/enqueue": {
                 "parameters": [SCRIPT_ID],
                 "post": _op("Queue a run for the workers; poll the execution it returns (Location header)",
-                            {"202": _json(_ref("Execution"), "Queued")}, body="RunInput"),
+                            {"202": _json(_ref("Execution"), "Queued")}, body="RunInput", runs=True),
             },
             "/executions": {
                 "get": _op("List executions, newest first", {"200": _list_of("ExecutionSummary")}, parameters=[
-                    _query("script_id", {"type": "string"}, "Only this script"),
+                    _query("script_id", _ID, "Only this script"),
                     _query("status", {"enum": execution_statuses}, "Only this status"),
-                    _query("trigger", {"type": "string"}, "Only this trigger"),
+                    _query("trigger", {"enum": list(TRIGGERS)}, "Only this trigger"),
                     _query("since", {"type": "string", "format": "date-time"}, "Created at or after"),
                     _query("until", {"type": "string", "format": "date-time"}, "Created before"),
-                    _query("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "Page size (50)"),
-                    _query("offset", {"type": "integer", "minimum": 0}, "Skip this many")]),
+                    *_paging(50)]),
             },
             "/executions/{execution_id}": {
                 "parameters": [_path("execution_id")],
@@ -123,18 +188,39 @@ def openapi_document() -> dict[str, Any]:
             },
             "/executions/{execution_id}/cancel": {
                 "parameters": [_path("execution_id")],
-                "post": _op("Cancel a pending execution", {"200": _json(_ref("Execution"))}),
+                "post": _op("Cancel a pending execution (409 when it is no longer pending)",
+                            {"200": _json(_ref("Execution"))}, conflicts=True),
             },
             "/audit": {
                 "get": _op("The tenant's audit trail, newest first (org admins)", {"200": _list_of("AuditEvent")},
                            parameters=[
-                               _query("target_id", {"type": "string"}, "Only events about this target"),
-                               _query("action", {"type": "string"}, "e.g. script.update, script.rollback"),
-                               _query("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "Page size (50)"),
-                               _query("offset", {"type": "integer", "minimum": 0}, "Skip this many")]),
+                               _query("target_id", _ID, "Only events about this target"),
+                               _query("action", _text(64), "e.g. script.update, script.rollback, auth.failed"),
+                               *_paging(50)]),
+            },
+            "/users": {
+                "get": _op("The tenant's users (org admins)", {"200": _list_of("User")}, parameters=_paging(100)),
+                "post": _op("Create a user in the tenant", {"201": _json(_ref("User"), "Created")},
+                            body="UserCreate"),
+            },
+            "/users/{user_id}": {
+                "parameters": [_path("user_id")],
+                "patch": _op("Change a user's role or active flag, or unlock it; role changes and deactivation "
+                             "end the user's sessions", {"200": _json(_ref("User"))}, body="UserPatch"),
+            },
+            "/tokens": {
+                "get": _op("The tenant's API tokens, newest first (never their secrets)", {"200": _list_of("Token")},
+                           parameters=_paging(100)),
+                "post": _op("Create an API token; its secret is in this answer only",
+                            {"201": _json(_ref("NewToken"), "Created")}, body="TokenCreate"),
+            },
+            "/tokens/{token_id}": {
+                "parameters": [_path("token_id")],
+                "delete": _op("Revoke a token at once", {"200": _json(_ref("Token"))}),
             },
             "/openapi.json": {
-                "get": {"summary": "This document", "security": [], "responses": {"200": {"description": "OK"}}},
+                "get": {"summary": "This document", "security": [],
+                        "responses": {"200": _json({"type": "object"})}},
             },
         },
         "components": {
@@ -143,20 +229,11 @@ def openapi_document() -> dict[str, Any]:
                 "Error": {"type": "object", "required": ["error"], "properties": {
                     "error": {"type": "string"}, "field": {"type": "string"},
                     "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "incident": {"type": "string"},
                     "source_line": {"type": "integer"}, "source_column": {"type": "integer"}}},
-                "ScriptInput": {"type": "object", "properties": {
-                    "name": {"type": "string", "maxLength": 100}, "description": {"type": "string"},
-                    "source": {"type": "string", "description": "JavaScript, at most 100 KB"},
-                    "type": {"enum": script_types},
-                    "cron_expression": {"type": ["string", "null"], "description": "5 fields (scheduled)"},
-                    "timezone": {"type": "string", "description": "IANA zone, default UTC"},
-                    "http_path": {"type": ["string", "null"]},
-                    "http_methods": {"type": "array", "items": {"enum": list(HTTP_METHODS)}},
-                    "http_auth": {"enum": list(HTTP_AUTH_MODES)},
-                    "event_patterns": {"type": "array", "items": {"type": "string"}},
-                    "timeout_ms": {"type": ["integer", "null"]}, "memory_mb": {"type": ["integer", "null"]},
-                    "host_calls": {"type": ["integer", "null"]}, "concurrency": {"type": ["integer", "null"]},
-                    "change_description": {"type": "string"}}},
+                "ScriptCreate": {"type": "object", "required": ["name", "type", "source"],
+                                 "properties": _script_fields()},
+                "ScriptPatch": {"type": "object", "properties": _script_fields()},
                 "Script": {"type": "object", "properties": {
                     "id": _ID, "name": {"type": "string"}, "description": {"type": "string"},
                     "type": {"enum": script_types}, "status": {"enum": statuses}, "version": {"type": "integer"},
@@ -170,7 +247,7 @@ def openapi_document() -> dict[str, Any]:
                     "source": {"type": "string"}}}]},
                 "StatusInput": {"type": "object", "required": ["status"], "properties": {"status": {"enum": statuses}}},
                 "RollbackInput": {"type": "object", "required": ["version"],
-                                  "properties": {"version": {"type": "integer", "minimum": 1}}},
+                                  "properties": {"version": {"type": "integer", "minimum": 1, "maximum": MAX_INT}}},
                 "RunInput": {"type": "object", "properties": {"input": {"description": "Any JSON value"}}},
                 "Version": {"type": "object", "properties": {
                     "version": {"type": "integer"}, "change_description": {"type": "string"},
@@ -179,7 +256,7 @@ def openapi_document() -> dict[str, Any]:
                     "source": {"type": "string"}}}]},
                 "ExecutionSummary": {"type": "object", "properties": {
                     "id": _ID, "script_id": _ID, "script_version": {"type": ["integer", "null"]},
-                    "status": {"enum": execution_statuses}, "trigger": {"type": "string"},
+                    "status": {"enum": execution_statuses}, "trigger": {"enum": list(TRIGGERS)},
                     "attempt": {"type": "integer"}, "duration_ms": {"type": ["number", "null"]},
                     "memory_bytes": {"type": ["integer", "null"]}, "host_calls": {"type": "integer"},
                     "error": {"type": ["object", "null"], "properties": {
@@ -196,6 +273,26 @@ def openapi_document() -> dict[str, Any]:
                     "logs": {"type": "array", "items": {"type": "object", "properties": {
                         "level": {"type": "string"}, "time": {"type": "number"},
                         "message": {"type": "string"}}}}}}]},
+                "User": {"type": "object", "properties": {
+                    "id": _ID, "email": {"type": "string"}, "name": {"type": "string"}, "role": {"enum": list(ROLES)},
+                    "active": {"type": "boolean"}, "locked_until": _TIME, "created_at": _TIME}},
+                "UserCreate": {"type": "object", "required": ["email", "password", "role"], "properties": {
+                    "email": _text(254, format="email"), "password": {"type": "string", "minLength": 8,
+                                                                       "maxLength": 1024},
+                    "role": {"enum": _MEMBER_ROLES}, "name": _text(200)}},
+                "UserPatch": {"type": "object", "properties": {
+                    "role": {"enum": _MEMBER_ROLES}, "active": {"type": "boolean"},
+                    "unlock": {"type": "boolean", "description": "Clear failed sign-ins and any lock"}}},
+                "Token": {"type": "object", "properties": {
+                    "id": _ID, "name": {"type": "string"}, "prefix": {"type": "string"},
+                    "role": {"enum": _MEMBER_ROLES}, "user_id": _ID, "created_at": _TIME, "last_used_at": _TIME,
+                    "expires_at": _TIME, "revoked_at": _TIME}},
+                "NewToken": {"allOf": [_ref("Token"), {"type": "object", "properties": {
+                    "secret": {"type": "string", "description": "Shown once"}}}]},
+                "TokenCreate": {"type": "object", "properties": {
+                    "user_id": {**_ID, "description": "Default: the caller"}, "name": _text(100),
+                    "role": {"enum": _MEMBER_ROLES, "description": "Default and maximum: the user's role"},
+                    "expires_in_days": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_TOKEN_DAYS}}},
             },
         },
     }

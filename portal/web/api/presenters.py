@@ -46,6 +46,21 @@ def execution_json(execution, detail: bool = True) -> dict[str, Any]:
     return data
 
 
+def user_json(user) -> dict[str, Any]:
+    return {"id": user.id, "email": user.email, "name": user.name, "role": user.role, "active": user.active,
+            "locked_until": _time(user.locked_until), "created_at": _time(user.created_at)}
+
+
+def token_json(token, secret: str | None = None) -> dict[str, Any]:
+    data = {"id": token.id, "name": token.name, "prefix": token.prefix, "role": token.role,
+            "user_id": token.user_id, "created_at": _time(token.created_at),
+            "last_used_at": _time(token.last_used_at), "expires_at": _time(token.expires_at),
+            "revoked_at": _time(token.revoked_at)}
+    if secret is not None:
+        data["secret"] = secret  # shown once, at creation
+    return data
+
+
 def audit_json(event) -> dict[str, Any]:
     return {"id": event.id, "action": event.action, "user_id": event.user_id, "target_type": event.target_type,
             "target_id": event.target_id, "summary": event.summary, "details": event.details,

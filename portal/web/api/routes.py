@@ -1,18 +1,21 @@
 """The /api/v1 routes: parse, call a service, present. No domain logic here."""
 
 import functools
+import json
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 from flask_babel import lazy_gettext as _l
+from limits import parse
 
-from portal.extensions import csrf
-from portal.services import audit, executions, rbac, scripts
-from portal.services.errors import ServiceError, ValidationError
+from portal.extensions import csrf, limiter
+from portal.services import accounts, audit, executions, rbac, scripts
+from portal.services.errors import ServiceError, TooManyRequests, UnsupportedMediaType, ValidationError
+from portal.services.inputs import MAX_JSON_DEPTH, depth
 from portal.web.api.auth import authenticate
 from portal.web.api.openapi import openapi_document
-from portal.web.api.presenters import audit_json, execution_json, script_json, version_json
+from portal.web.api.presenters import audit_json, execution_json, script_json, token_json, user_json, version_json
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # bearer-token calls carry no CSRF token; session calls are checked in authenticate()
@@ -39,15 +42,26 @@ def requires(permission: str):
 
 
 def _body() -> dict[str, Any]:
-    """The JSON object sent, or a translated 400 for malformed JSON."""
-    data = request.get_json(silent=True)
-    if data is None and request.get_data():
-        raise BadRequestJSON()
-    if data is None:
+    """The JSON object sent (an empty body is {}): 413 above JSR_MAX_BODY_BYTES (Werkzeug raises it while
+    reading), 415 when it is not JSON, 400 for malformed JSON, NaN/Infinity or nesting past MAX_JSON_DEPTH."""
+    raw = request.get_data(cache=True)
+    if not raw:
         return {}
+    if not request.is_json:
+        raise UnsupportedMediaType()
+    try:
+        data = json.loads(raw, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        raise BadRequestJSON() from None
+    if depth(data) > MAX_JSON_DEPTH:
+        raise BadRequestJSON(_l("The request body nests more than %(depth)s levels deep.", depth=MAX_JSON_DEPTH))
     if not isinstance(data, dict):
         raise BadRequestJSON(_l("The request body must be a JSON object."))
     return data
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
 
 
 class BadRequestJSON(ServiceError):
@@ -86,7 +100,8 @@ def openapi():
 @requires(rbac.SCRIPTS_READ)
 def list_scripts():
     found = scripts.list_scripts(g.actor, g.tenant_id, status=request.args.get("status"),
-                                 type=request.args.get("type"), search=request.args.get("q"))
+                                 type=request.args.get("type"), search=request.args.get("q"),
+                                 limit=_int_arg("limit", 100), offset=_int_arg("offset", 0))
     return jsonify({"items": [script_json(s) for s in found]})
 
 
@@ -127,7 +142,9 @@ def set_status(script_id: str):
 @bp.get("/scripts/<script_id>/versions")
 @requires(rbac.SCRIPTS_READ)
 def list_versions(script_id: str):
-    return jsonify({"items": [version_json(v) for v in scripts.versions(g.actor, g.tenant_id, script_id)]})
+    found = scripts.versions(g.actor, g.tenant_id, script_id, limit=_int_arg("limit", 100),
+                             offset=_int_arg("offset", 0))
+    return jsonify({"items": [version_json(v) for v in found]})
 
 
 @bp.get("/scripts/<script_id>/versions/<int:number>")
@@ -145,9 +162,18 @@ def rollback(script_id: str):
     return jsonify(script_json(scripts.rollback(g.actor, g.tenant_id, script_id, number), source=True))
 
 
+def _count_run() -> None:
+    """JSR_RUN_RATE: run and enqueue requests per token (or per user for session calls), shared by both."""
+    rate = parse(current_app.config["JSR_RUN_RATE"])
+    if not limiter.limiter.hit(rate, "api-runs", g.actor.token_id or g.actor.user_id or "system"):
+        raise TooManyRequests(_l("Too many runs requested; wait a moment and try again."),
+                              retry_after=rate.get_expiry())
+
+
 @bp.post("/scripts/<script_id>/run")
 @requires(rbac.SCRIPTS_EXECUTE)
 def run_script(script_id: str):
+    _count_run()
     execution = executions.run_now(g.actor, g.tenant_id, script_id, _body().get("input"), trigger="api")
     return jsonify(execution_json(execution)), 200
 
@@ -155,6 +181,7 @@ def run_script(script_id: str):
 @bp.post("/scripts/<script_id>/enqueue")
 @requires(rbac.SCRIPTS_EXECUTE)
 def enqueue_script(script_id: str):
+    _count_run()
     execution = executions.enqueue(g.actor, g.tenant_id, script_id, _body().get("input"), trigger="api")
     response = jsonify(execution_json(execution))
     response.headers["Location"] = f"{bp.url_prefix}/executions/{execution.id}"
@@ -190,3 +217,47 @@ def list_audit():
                               action=request.args.get("action"), limit=_int_arg("limit", 50),
                               offset=_int_arg("offset", 0))
     return jsonify({"items": [audit_json(e) for e in found]})
+
+
+@bp.get("/users")
+@requires(rbac.USERS_MANAGE)
+def list_users():
+    found = accounts.list_users(g.actor, g.tenant_id, limit=_int_arg("limit", 100), offset=_int_arg("offset", 0))
+    return jsonify({"items": [user_json(u) for u in found]})
+
+
+@bp.post("/users")
+@requires(rbac.USERS_MANAGE)
+def create_user():
+    data = _body()
+    user = accounts.create_user(g.actor, g.tenant_id, data.get("email"), data.get("password"), data.get("role"),
+                                data.get("name") or "")
+    return jsonify(user_json(user)), 201
+
+
+@bp.patch("/users/<user_id>")
+@requires(rbac.USERS_MANAGE)
+def update_user(user_id: str):
+    return jsonify(user_json(accounts.update_user(g.actor, g.tenant_id, user_id, _body())))
+
+
+@bp.get("/tokens")
+@requires(rbac.TOKENS_MANAGE)
+def list_tokens():
+    found = accounts.list_tokens(g.actor, g.tenant_id, limit=_int_arg("limit", 100), offset=_int_arg("offset", 0))
+    return jsonify({"items": [token_json(t) for t in found]})
+
+
+@bp.post("/tokens")
+@requires(rbac.TOKENS_MANAGE)
+def create_token():
+    data = _body()
+    secret, token = accounts.create_token(g.actor, data.get("user_id", g.actor.user_id), data.get("name"),
+                                          data.get("role"), data.get("expires_in_days"), tenant_id=g.tenant_id)
+    return jsonify(token_json(token, secret)), 201
+
+
+@bp.delete("/tokens/<token_id>")
+@requires(rbac.TOKENS_MANAGE)
+def revoke_token(token_id: str):
+    return jsonify(token_json(accounts.revoke_token(g.actor, g.tenant_id, token_id)))

@@ -83,6 +83,15 @@ def test_a_run_that_never_yields_is_killed_at_its_deadline(pool, name):
     assert pool.run(request("function main() { return 'next' }")).output == "next"
 
 
+@pytest.mark.parametrize("source", [
+    "throw {toString() { for (;;) {} }}",  # the binding stringifies it with no time limit and the GIL held
+    "Error.prototype.toString = function () { for (;;) {} }; function main() { for (;;) {} }",
+])
+def test_an_error_that_never_stringifies_is_killed_at_its_deadline(pool, source):
+    result, elapsed = timed(pool, request(source, timeout_ms=300))
+    assert result.error.kind is ErrorKind.TIMEOUT and elapsed < 0.3 + pool.grace + GRACE_SLACK
+
+
 def test_the_deadline_is_wall_clock_even_when_the_cpu_is_contended(make_pool):
     pool = make_pool(runners=1)
     pool.start()

@@ -50,6 +50,31 @@ def test_timeout_is_its_own_status(db_session, make_tenant, make_user):
     assert execution.status == "timeout" and execution.error["kind"] == "timeout"
 
 
+def test_a_run_killed_at_its_deadline_is_stored_as_a_timeout(db_session, make_tenant, make_user):
+    """A native loop that never polls QuickJS's interrupt: the supervisor kills its runner."""
+    tenant = make_tenant()
+    actor, script = _script(make_user, tenant, "function main() { return Array.prototype.join.call("
+                            "{length: 2 ** 53 - 1}, '') }", timeout_ms=300)
+    execution = executions.run_now(actor, tenant.id, script.id)
+    assert execution.status == "timeout" and execution.error["kind"] == "timeout"
+    assert executions.run_now(actor, tenant.id, _script(make_user, tenant, "function main() { return 1 }",
+                                                         name="After")[1].id).output == 1
+
+
+def test_nul_and_lone_surrogates_from_a_script_are_stored_replaced(db_session, make_tenant, make_user):
+    """PostgreSQL refuses both in text and JSONB: the runtime replaces them before anything is stored."""
+    tenant = make_tenant()
+    actor, script = _script(make_user, tenant, "function main() {\n  console.log('log \\0 \\ud800');\n"
+                            "  return {out: 'a\\0b\\udc00', ['k\\0']: 1};\n}")
+    execution = executions.run_now(actor, tenant.id, script.id)
+    assert execution.status == "completed"
+    assert execution.output == {"out": "a\ufffdb\ufffd", "k\ufffd": 1}
+    assert execution.logs[0]["message"] == "log \ufffd \ufffd"
+    _, failing = _script(make_user, tenant, "function main() { throw new Error('bad \\0 \\ud800') }", name="Throws")
+    failed = executions.run_now(actor, tenant.id, failing.id)
+    assert failed.status == "failed" and failed.error["message"] == "bad \ufffd \ufffd"
+
+
 def test_viewer_cannot_run(db_session, make_tenant, make_user):
     tenant = make_tenant()
     _, script = _script(make_user, tenant, "function main() { return 1 }")

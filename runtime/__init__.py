@@ -9,9 +9,10 @@ from runtime.errors import ErrorKind, LogEntry, RunResult, RuntimeBusy, RuntimeC
 from runtime.host import HostCall, HostError, HostRegistry
 from runtime.limits import ResourceLimits
 from runtime.pool import RuntimePool
+from runtime.runner import RunnerSettings
 
 __all__ = [
     "HANDLERS", "CompilationCache", "Engine", "ErrorKind", "HostCall", "HostError", "HostRegistry",
     "LogEntry", "ResourceLimits", "RunRequest", "RunResult", "RuntimeBusy", "RuntimeClosed",
-    "RuntimePool", "ScriptError", "check_syntax",
+    "RunnerSettings", "RuntimePool", "ScriptError", "check_syntax",
 ]

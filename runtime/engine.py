@@ -319,7 +319,9 @@ class Engine:
          self._finish) = methods
         self._deadline = 0.0
 
-    def run(self, request: RunRequest, compiled: CompiledScript, host: HostRegistry) -> RunResult:
+    def run(self, request: RunRequest, compiled: CompiledScript, host: HostRegistry,
+            input_json: str | None = None) -> RunResult:
+        """Run once; `input_json`, when given, is `request.input` already as JSON text (a runner receives it so)."""
         if self.spent:
             raise RuntimeError("an engine serves exactly one run")
         if threading.get_ident() != self.thread_id:
@@ -341,7 +343,8 @@ class Engine:
                                          f"{request.handler!r} is not a handler name"))
             self._js(self._context.eval_bytecode, compiled.bytecode, during_eval=True)
             handler = self._js(self._context.eval_bytecode, _handler_lookup_bytecode(request.handler))
-            self._js(self._start, handler, request.handler, json.dumps(request.input))
+            self._js(self._start, handler, request.handler,
+                     json.dumps(request.input) if input_json is None else input_json)
             self._drive(request, host, result)
         except _Abort as abort:
             result.error = abort.error

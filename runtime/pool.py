@@ -13,6 +13,7 @@ Quotas: a run takes one runner (so at most `runners` at once per process), and a
 `acquire_timeout` before failing with RuntimeBusy.
 """
 
+import json
 import logging
 import os
 import select
@@ -25,7 +26,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -34,8 +35,8 @@ from runtime import zygote
 from runtime.engine import RunRequest, source_size_error
 from runtime.errors import ErrorKind, RunResult, RuntimeBusy, RuntimeClosed, ScriptError
 from runtime.host import HostCall, HostRegistry
-from runtime.limits import MB, ResourceLimits
-from runtime.runner import decode, encode, error_from_wire, request_to_wire, result_from_wire
+from runtime.limits import MB
+from runtime.runner import RunnerSettings, decode, encode, error_from_wire, request_to_wire, result_from_wire
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,9 +85,9 @@ class Runner:
     def readable(self, timeout: float = 0.0) -> bool:
         return bool(self._poller.poll(timeout * 1000))
 
-    def send(self, message: dict[str, Any]) -> None:
+    def send(self, message: dict[str, Any], payload: str | None = None) -> None:
         try:
-            self.conn.send_bytes(encode(message))
+            self.conn.send_bytes(encode(message, payload))
         except OSError as exc:
             raise _Lost(f"the runner's channel is closed ({exc})") from None
 
@@ -108,15 +109,14 @@ class Runner:
 class Zygote:
     """Starts the fork server (runtime/zygote.py) and asks it for runners."""
 
-    def __init__(self, address_space_bytes: int, stack_bytes: int, spin_us: int) -> None:
+    def __init__(self, settings: RunnerSettings) -> None:
         self._lock = threading.Lock()
         ours, theirs = socket.socketpair()
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
         code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); "
-                "from runtime.zygote import main; main(*map(int, sys.argv[1:]))")
+                "from runtime.zygote import main; main(int(sys.argv[1]), sys.argv[2])")
         self.process = subprocess.Popen(
-            [sys.executable, "-I", "-c", code, str(theirs.fileno()), str(address_space_bytes), str(stack_bytes),
-             str(spin_us)],
+            [sys.executable, "-I", "-c", code, str(theirs.fileno()), json.dumps(asdict(settings))],
             pass_fds=[theirs.fileno()], env=env, cwd="/", stdin=subprocess.DEVNULL)
         theirs.close()
         self.control = ours
@@ -134,7 +134,7 @@ class Zygote:
         if not runner.conn.poll(ready_timeout):
             runner.kill()
             raise RuntimeError("a new runner did not become ready")
-        message = decode(runner.conn.recv_bytes())
+        message, _ = decode(runner.conn.recv_bytes())
         if message.get("op") != "ready":
             runner.kill()
             raise RuntimeError(f"a new runner said {message.get('op')!r} instead of 'ready'")
@@ -170,9 +170,8 @@ class RuntimePool:
         acquire_timeout: float = 10.0,
         grace: float = 0.2,
         max_runs_per_runner: int = 10_000,
-        address_space_bytes: int = 1024 * MB,
-        stack_bytes: int = ResourceLimits.stack_bytes,
-        spin_us: int = 1000,
+        runner_settings: RunnerSettings | None = None,
+        spin_us: int = 0,
     ) -> None:
         self.host = host or HostRegistry()
         self.size = runners or os.cpu_count() or 2
@@ -181,10 +180,8 @@ class RuntimePool:
         self.acquire_timeout = acquire_timeout
         self.grace = grace
         self.max_runs_per_runner = max_runs_per_runner
-        self.address_space_bytes = address_space_bytes
-        self.stack_bytes = stack_bytes
-        self.spin_us = spin_us
-        self.spin_seconds = spin_us / 1_000_000
+        self.runner_settings = runner_settings or RunnerSettings()
+        self.spin_seconds = spin_us / 1_000_000  # how long a caller polls for its runner's answer before it sleeps
         self._metrics = PoolMetrics(runners=self.size)
         self._by_tenant: Counter[str] = Counter()
         self._by_script: Counter[str] = Counter()
@@ -205,7 +202,7 @@ class RuntimePool:
             self._owner_pid = os.getpid()
             self._idle.clear()
             self._metrics.idle = 0
-            self._zygote = Zygote(self.address_space_bytes, self.stack_bytes, self.spin_us)
+            self._zygote = Zygote(self.runner_settings)
         for _ in range(self.size):
             self._add_runner()
 
@@ -228,7 +225,7 @@ class RuntimePool:
                     log.exception("could not start a runner; restarting the zygote")
                     if self._zygote is zygote_:
                         zygote_.close()
-                        self._zygote = Zygote(self.address_space_bytes, self.stack_bytes, self.spin_us)
+                        self._zygote = Zygote(self.runner_settings)
         with self._cond:
             if self._closed:
                 runner.close()
@@ -285,7 +282,7 @@ class RuntimePool:
     def _check(self, runner: Runner, source: str) -> ScriptError | None:
         try:
             runner.send({"op": "check", "source": source})
-            message = self._receive(runner, time.monotonic() + _CHECK_SECONDS, _MIN_MESSAGE_BYTES)
+            message, _ = self._receive(runner, time.monotonic() + _CHECK_SECONDS, _MIN_MESSAGE_BYTES)
             if message.get("op") != "checked":
                 raise _Lost(f"unexpected {message.get('op')!r}")
             return error_from_wire(message["error"])
@@ -300,9 +297,10 @@ class RuntimePool:
         max_bytes = max(_MIN_MESSAGE_BYTES, 8 * (request.limits.output_bytes + request.limits.log_bytes))
         host_calls = 0
         try:
-            runner.send({"op": "run", "request": request_to_wire(request)})
+            envelope, input_json = request_to_wire(request)
+            runner.send({"op": "run", "request": envelope}, input_json)
             while True:
-                message = self._receive(runner, deadline + self.grace, max_bytes)
+                message, payload = self._receive(runner, deadline + self.grace, max_bytes)
                 op = message.get("op")
                 if op == "host":
                     calls = message["calls"]
@@ -311,7 +309,7 @@ class RuntimePool:
                         raise _Lost("more host calls than the run's limit")
                     runner.send({"op": "host", "answers": self._serve(request, deadline, calls)})
                 elif op == "result":
-                    result = result_from_wire(message["result"])
+                    result = result_from_wire(message["result"], payload)
                     self._count("cache_hits" if message.get("cached") else "cache_misses")
                     return result
                 else:
@@ -340,7 +338,7 @@ class RuntimePool:
             deadline=deadline, run=request.context) for call in calls])
         return [[answer, ms] for answer, ms in answers]
 
-    def _receive(self, runner: Runner, deadline: float, max_bytes: int) -> dict[str, Any]:
+    def _receive(self, runner: Runner, deadline: float, max_bytes: int) -> tuple[dict[str, Any], str | None]:
         """The runner's next message, spinning briefly first: a blocking wake-up costs more than a short run."""
         conn = runner.conn
         if not runner.readable():

@@ -7,14 +7,16 @@ polls the interrupt, a swallowed interrupt, a crash) can outlive the run.
 
 Messages are JSON in both directions, framed by `multiprocessing.connection.Connection`.
 JSON and not pickle: a runner that a QuickJS bug has turned hostile must not be able to
-run code in its parent, so the parent only ever parses data from it.
+run code in its parent, so the parent only ever parses data from it. A message is a JSON
+envelope, then optionally a newline and a payload of JSON text carried as is (a run's
+input, a result's output), so a large payload is never escaped into a string and back.
 
-    parent -> runner   {"op": "run", "request": {...}}      one run
-                       {"op": "check", "source": "..."}     syntax check only
-                       {"op": "host", "answers": [...]}     answers to the runner's last "host"
-    runner -> parent   {"op": "ready", "pid": N}            once, after the first context is prepared
-                       {"op": "host", "calls": [...]}       one round's host requests: api, method, args
-                       {"op": "result", "result": {...}, "cached": bool}
+    parent -> runner   {"op": "run", "request": {...}} + input      one run
+                       {"op": "check", "source": "..."}             syntax check only
+                       {"op": "host", "answers": [...]}             answers to the runner's last "host"
+    runner -> parent   {"op": "ready", "pid": N}                    once, after the first context is prepared
+                       {"op": "host", "calls": [...]}               one round's host requests: api, method, args
+                       {"op": "result", "result": {...}, "cached": bool} + output
                        {"op": "checked", "error": {...} | null}
 """
 
@@ -25,42 +27,57 @@ import resource
 import select
 import signal
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
 from runtime.engine import CompilationCache, Engine, RunRequest
 from runtime.errors import ErrorKind, LogEntry, RunResult, ScriptError
 from runtime.host import HostCall
-from runtime.limits import ResourceLimits
+from runtime.limits import MB, ResourceLimits
 
 _PR_SET_PDEATHSIG = 1
-RUNNER_NICENESS = 10
+
+
+@dataclass(frozen=True)
+class RunnerSettings:
+    """What every runner of a pool starts with."""
+
+    address_space_bytes: int = 1024 * MB  # besides QuickJS's own heap limit; 0 for none
+    stack_bytes: int = ResourceLimits.stack_bytes
+    niceness: int = 5  # added to the supervisor's: runs yield the CPU to the processes that watch them
+    spin_us: int = 0  # how long an idle runner polls for its next run before it sleeps
 
 
 # -- wire format ---------------------------------------------------------------------------
-def encode(message: dict[str, Any]) -> bytes:
-    return json.dumps(message, separators=(",", ":")).encode()
+def encode(message: dict[str, Any], payload: str | None = None) -> bytes:
+    envelope = json.dumps(message, separators=(",", ":")).encode()  # ASCII: never a raw newline
+    return envelope if payload is None else envelope + b"\n" + payload.encode()
 
 
-def decode(data: bytes) -> dict[str, Any]:
-    message = json.loads(data)
+def decode(data: bytes) -> tuple[dict[str, Any], str | None]:
+    """(envelope, payload or None); raises ValueError on anything malformed."""
+    envelope, newline, payload = data.partition(b"\n")
+    message = json.loads(envelope)
     if not isinstance(message, dict):
         raise ValueError("a message must be a JSON object")
-    return message
+    return message, payload.decode() if newline else None
 
 
-def request_to_wire(request: RunRequest) -> dict[str, Any]:
-    return asdict(request)
+def request_to_wire(request: RunRequest) -> tuple[dict[str, Any], str]:
+    """The request without its input, and the input as JSON text."""
+    data = asdict(request)
+    del data["input"]
+    return data, json.dumps(request.input)
 
 
 def request_from_wire(data: dict[str, Any]) -> RunRequest:
     return RunRequest(**{**data, "limits": ResourceLimits(**data["limits"])})
 
 
-def result_to_wire(result: RunResult) -> dict[str, Any]:
+def result_to_wire(result: RunResult) -> tuple[dict[str, Any], str]:
+    """The result without its output, and the output as the engine's JSON text."""
     return {
-        "output_json": result.output_json,
         "logs": [[entry.level, entry.time, entry.message] for entry in result.logs],
         "error": result.error.to_dict() if result.error else None,
         "duration_ms": result.duration_ms,
@@ -68,14 +85,13 @@ def result_to_wire(result: RunResult) -> dict[str, Any]:
         "host_calls": result.host_calls,
         "host_time_ms": result.host_time_ms,
         "host_call_timings": result.host_call_timings,
-    }
+    }, result.output_json
 
 
-def result_from_wire(data: dict[str, Any]) -> RunResult:
+def result_from_wire(data: dict[str, Any], output_json: str | None) -> RunResult:
     """Rebuild a result, checking every type: the runner is not trusted to send what it should."""
-    output_json = data["output_json"]
-    if not isinstance(output_json, str):
-        raise TypeError("output_json must be a string")
+    if output_json is None:
+        raise TypeError("a result carries its output")
     logs = [LogEntry(str(level), float(time), str(message)) for level, time, message in data["logs"]]
     timings = data["host_call_timings"]
     if not isinstance(timings, list) or not all(isinstance(item, dict) for item in timings):
@@ -115,19 +131,20 @@ class RemoteHost:
     def dispatch_batch(self, calls: list[HostCall]) -> list[tuple[dict[str, Any], float]]:
         self.conn.send_bytes(encode({"op": "host", "calls": [
             {"api": call.api, "method": call.method, "args": call.args} for call in calls]}))
-        answers = decode(self.conn.recv_bytes())["answers"]
+        answers = decode(self.conn.recv_bytes())[0]["answers"]
         return [(answer, float(ms)) for answer, ms in answers]
 
 
-def confine(address_space_bytes: int) -> None:
+def confine(settings: RunnerSettings) -> None:
     """Limits that hold whatever the engine does: memory, no core files, death with the zygote.
 
     Runners also run at a lower CPU priority, so scripts spinning on every core cannot
     starve the supervisor that must kill them or the web process serving other requests.
     """
-    os.nice(RUNNER_NICENESS)
-    if address_space_bytes > 0:
-        resource.setrlimit(resource.RLIMIT_AS, (address_space_bytes, address_space_bytes))
+    os.nice(settings.niceness)
+    if settings.address_space_bytes > 0:
+        limit = settings.address_space_bytes
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the supervisor's to handle
@@ -144,9 +161,10 @@ def wait_readable(poller: select.poll, spin_seconds: float) -> None:
         os.sched_yield()
 
 
-def serve(conn: Connection, address_space_bytes: int, stack_bytes: int, spin_seconds: float) -> None:
+def serve(conn: Connection, settings: RunnerSettings) -> None:
     """The runner's loop: a fresh context is always prepared before the next message is read."""
-    confine(address_space_bytes)
+    confine(settings)
+    stack_bytes, spin_seconds = settings.stack_bytes, settings.spin_us / 1_000_000
     cache = CompilationCache()
     host = RemoteHost(conn)
     poller = select.poll()
@@ -156,7 +174,7 @@ def serve(conn: Connection, address_space_bytes: int, stack_bytes: int, spin_sec
     while True:
         wait_readable(poller, spin_seconds)
         try:
-            message = decode(conn.recv_bytes())
+            message, payload = decode(conn.recv_bytes())
         except EOFError:
             return  # the supervisor is gone
         op = message.get("op")
@@ -167,9 +185,10 @@ def serve(conn: Connection, address_space_bytes: int, stack_bytes: int, spin_sec
             if compiled.error is not None:
                 result = RunResult(error=compiled.error)
             else:
-                result = engine.run(request, compiled, host)
+                result = engine.run(request, compiled, host, input_json=payload)
                 engine = None  # a used context is never reused: freed here, after the answer
-            conn.send_bytes(encode({"op": "result", "result": result_to_wire(result), "cached": cache.hits > hits}))
+            envelope, output_json = result_to_wire(result)
+            conn.send_bytes(encode({"op": "result", "result": envelope, "cached": cache.hits > hits}, output_json))
             if engine is None:
                 engine = Engine(stack_bytes)
         elif op == "check":

@@ -14,6 +14,7 @@ the supervisor goes away the control socket reads EOF and the zygote exits; ever
 has PR_SET_PDEATHSIG=SIGKILL and dies with it, so no process outlives its supervisor.
 """
 
+import json
 import os
 import signal
 import socket
@@ -23,8 +24,10 @@ from multiprocessing.connection import Connection
 PID = struct.Struct("<q")
 
 
-def main(control_fd: int, address_space_bytes: int, stack_bytes: int, spin_us: int) -> None:
+def main(control_fd: int, settings_json: str) -> None:
     from runtime import runner  # the engine is imported (and the prelude read) once, before any fork
+
+    settings = runner.RunnerSettings(**json.loads(settings_json))
 
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps runners; nobody waits for them
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor handles Ctrl-C; EOF ends the zygote
@@ -40,7 +43,7 @@ def main(control_fd: int, address_space_bytes: int, stack_bytes: int, spin_us: i
         if pid == 0:
             control.close()
             try:
-                runner.serve(Connection(fds[0]), address_space_bytes, stack_bytes, spin_us / 1_000_000)
+                runner.serve(Connection(fds[0]), settings)
             finally:
                 os._exit(0)
         os.close(fds[0])

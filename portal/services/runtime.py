@@ -6,7 +6,7 @@ CLI commands such as `flask db upgrade` start none.
 
 from flask import Flask, current_app
 
-from runtime import HostRegistry, ResourceLimits, RunRequest, RunResult, RuntimePool
+from runtime import HostRegistry, ResourceLimits, RunnerSettings, RunRequest, RunResult, RuntimePool
 
 EXTENSION_KEY = "jsr.pool"
 
@@ -18,7 +18,8 @@ def init_app(app: Flask) -> None:
         tenant_concurrency=app.config["JSR_TENANT_CONCURRENT"],
         script_concurrency=app.config["JSR_SCRIPT_CONCURRENT"],
         max_runs_per_runner=app.config["JSR_RUNNER_MAX_RUNS"],
-        address_space_bytes=app.config["JSR_RUNNER_MEMORY_MB"] * 1024 * 1024,
+        runner_settings=RunnerSettings(address_space_bytes=app.config["JSR_RUNNER_MEMORY_MB"] * 1024 * 1024,
+                                       niceness=app.config["JSR_RUNNER_NICE"]),
     )
 
 

@@ -480,7 +480,7 @@ class Engine:
             result.error = ScriptError(ErrorKind.OUTPUT_TOO_LARGE, "OutputTooLarge",
                                        f"the output is {size} bytes; the limit is {limits.output_bytes}")
             return
-        if _too_deep(value):
+        if json_too_deep(value):
             result.error = ScriptError(ErrorKind.OUTPUT_TOO_LARGE, "OutputTooDeep",
                                        f"the output is nested more than {JSON_MAX_DEPTH} deep")
             return
@@ -500,7 +500,7 @@ def _parse_batch(batch: str, limits: ResourceLimits) -> list[dict]:
         raise _Abort(ScriptError(ErrorKind.HOST_CALL_LIMIT, "HostRequestTooLarge",
                                  f"the host requests of one round are {size} bytes; the limit is "
                                  f"{limits.host_batch_bytes}"))
-    if _too_deep(batch, extra=2):  # [ {request} ... ]
+    if json_too_deep(batch, extra=2):  # [ {request} ... ]
         raise _Abort(ScriptError(ErrorKind.HOST_CALL_LIMIT, "HostRequestTooDeep",
                                  f"host call arguments are nested more than {JSON_MAX_DEPTH} deep"))
     return json.loads(f"[{batch}]")
@@ -510,7 +510,7 @@ _BRACKETS = bytes.maketrans(b"[{]}", b"(())")
 _NOT_STRUCTURE = bytes(set(range(256)) - set(b'[]{}"\\'))
 
 
-def _too_deep(text: str, extra: int = 0) -> bool:
+def json_too_deep(text: str, extra: int = 0) -> bool:
     """Whether the JSON `text` nests deeper than JSON_MAX_DEPTH - extra, without recursing.
 
     Counting the opening brackets settles most texts. A wide one is cut down to brackets,

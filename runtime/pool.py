@@ -352,7 +352,7 @@ class RuntimePool:
                 os.sched_yield()  # on a busy machine the runner may need this core
         try:
             return decode(conn.recv_bytes(max_bytes))
-        except (EOFError, OSError, ValueError) as exc:
+        except (EOFError, OSError, ValueError, RecursionError) as exc:
             raise _Lost(str(exc) or type(exc).__name__) from None
 
     @contextmanager

@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
-from runtime.engine import CompilationCache, Engine, RunRequest
+from runtime.engine import CompilationCache, Engine, RunRequest, json_too_deep
 from runtime.errors import ErrorKind, LogEntry, RunResult, ScriptError
 from runtime.host import HostCall
 from runtime.limits import MB, ResourceLimits
@@ -92,6 +92,8 @@ def result_from_wire(data: dict[str, Any], output_json: str | None) -> RunResult
     """Rebuild a result, checking every type: the runner is not trusted to send what it should."""
     if output_json is None:
         raise TypeError("a result carries its output")
+    if json_too_deep(output_json):  # the runner's engine refuses these: only a subverted runner sends one
+        raise ValueError("the output is nested too deep")
     logs = [LogEntry(str(level), float(time), str(message)) for level, time, message in data["logs"]]
     timings = data["host_call_timings"]
     if not isinstance(timings, list) or not all(isinstance(item, dict) for item in timings):

@@ -6,10 +6,12 @@ handler that blocks on an event, the way a slow host call would hold them.
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+from multiprocessing.connection import Connection
 
 import pytest
 
@@ -285,3 +287,31 @@ def _alive(pid: int) -> bool:
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_what_a_subverted_runner_sends_is_refused_without_harm(make_pool):
+    """A runner that a QuickJS bug has taken over may send anything: the supervisor only parses JSON, safely."""
+    from runtime.pool import Runner, _Lost
+    from runtime.runner import result_from_wire
+
+    pool = make_pool(runners=1)
+    ours, theirs = socket.socketpair()
+    runner, hostile = Runner(Connection(ours.detach()), os.getpid()), Connection(theirs.detach())
+    try:
+        for message in (b"[" * 100_000 + b"]" * 100_000, b"not json", b"\x80\x81", b"[1, 2]"):
+            hostile.send_bytes(message)
+            with pytest.raises(_Lost):
+                pool._receive(runner, time.monotonic() + 1, 1 << 20)
+        hostile.send_bytes(b"x" * 2048)
+        with pytest.raises(_Lost):
+            pool._receive(runner, time.monotonic() + 1, 1024)  # larger than the run allows
+    finally:
+        runner.close()
+        hostile.close()
+    envelope = {"logs": [], "error": None, "duration_ms": 1, "memory_bytes": 1, "host_calls": 0,
+                "host_time_ms": 0, "host_call_timings": []}
+    assert result_from_wire(envelope, "[[1]]").output == [[1]]
+    with pytest.raises(ValueError):
+        result_from_wire(envelope, "[" * 5000 + "]" * 5000)
+    with pytest.raises(TypeError):
+        result_from_wire({**envelope, "host_call_timings": "x"}, "1")

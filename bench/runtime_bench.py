@@ -286,7 +286,7 @@ def main() -> None:
               "(target ≥ 5x)")
         print(f"ratio: mini-racer fresh context / our engine alone, prepared = {racer['fresh_p50'] / engine[0]:6.1f}x")
         print(f"ratio: mini-racer warm call / our run through the runner     = {racer['warm_p50'] / runner[0]:6.1f}x")
-        print(f"ratio: our batch / mini-racer batch                  = {batch_eps / racer['batch_eps']:6.2f}x")
+        print(f"ratio: our batch / mini-racer batch                          = {batch_eps / racer['batch_eps']:6.2f}x")
     else:
         print("\nmini-racer is not installed: `pip install -r requirements-bench.txt` for the V8 baseline")
 

@@ -27,7 +27,7 @@ import resource
 import select
 import signal
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -37,6 +37,7 @@ from runtime.host import HostCall
 from runtime.limits import MB, ResourceLimits
 
 _PR_SET_PDEATHSIG = 1
+_REQUEST_FIELDS = [field.name for field in fields(RunRequest) if field.name not in ("input", "limits")]
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class RunnerSettings:
     address_space_bytes: int = 1024 * MB  # besides QuickJS's own heap limit; 0 for none
     stack_bytes: int = ResourceLimits.stack_bytes
     niceness: int = 5  # added to the supervisor's: runs yield the CPU to the processes that watch them
-    spin_us: int = 0  # how long an idle runner polls for its next run before it sleeps
+    spin_us: int = 2000  # how long a runner polls for its next run after a run before it sleeps
 
 
 # -- wire format ---------------------------------------------------------------------------
@@ -65,9 +66,9 @@ def decode(data: bytes) -> tuple[dict[str, Any], str | None]:
 
 
 def request_to_wire(request: RunRequest) -> tuple[dict[str, Any], str]:
-    """The request without its input, and the input as JSON text."""
-    data = asdict(request)
-    del data["input"]
+    """The request without its input, and the input as JSON text (json.dumps copies nothing, unlike asdict)."""
+    data = {name: getattr(request, name) for name in _REQUEST_FIELDS}
+    data["limits"] = vars(request.limits)
     return data, json.dumps(request.input)
 
 

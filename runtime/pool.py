@@ -128,6 +128,9 @@ class Zygote:
             try:
                 socket.send_fds(self.control, [b"r"], [theirs.fileno()])
                 pid = zygote.PID.unpack(_recv_exactly(self.control, zygote.PID.size))[0]
+            except BaseException:
+                ours.close()
+                raise
             finally:
                 theirs.close()
         runner = Runner(Connection(ours.detach()), pid)

@@ -315,3 +315,14 @@ def test_what_a_subverted_runner_sends_is_refused_without_harm(make_pool):
         result_from_wire(envelope, "[" * 5000 + "]" * 5000)
     with pytest.raises(TypeError):
         result_from_wire({**envelope, "host_call_timings": "x"}, "1")
+
+
+def test_a_dead_zygote_is_restarted_and_runs_go_on(make_pool):
+    pool = make_pool(runners=2, acquire_timeout=10)
+    pool.start()
+    zygote_pid = pool._zygote.process.pid
+    os.kill(zygote_pid, signal.SIGKILL)  # its runners die with it (PR_SET_PDEATHSIG)
+    pool._zygote.process.wait(5)
+    time.sleep(0.2)
+    assert [pool.run(request(f"function main() {{ return {n} }}")).output for n in range(3)] == [0, 1, 2]
+    assert pool._zygote.process.pid != zygote_pid and pool.metrics()["crashed"] >= 1

@@ -73,6 +73,9 @@ class User(UserMixin, db.Model):
         return email.strip().lower() if isinstance(email, str) else email
 
     def set_password(self, password: str) -> None:
+        """Set the password; changing an existing one ends every session of the user."""
+        if self.password_hash:
+            self.session_version = (self.session_version or 1) + 1
         self.password_hash = password_hasher.hash(password)
 
     def check_password(self, password: str) -> bool:

@@ -9,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 
 from portal.extensions import db
-from portal.models import ApiToken, Tenant, User
+from portal.models import ROLES, ApiToken, Tenant, User
 from portal.models.tenant import SLUG_RE
 from portal.models.user import spend_password_check
 from portal.services import audit, rbac
@@ -109,7 +109,7 @@ def create_user(actor: Actor, tenant_id: str | None, email: str, password: str, 
         errors["password"] = _l("A password has 8 to 1024 characters.")
     if (message := text_error(name, 200)) is not None:
         errors["name"] = message
-    if role not in {r.value for r in Role}:
+    if role not in ROLES:
         errors["role"] = _l("Unknown role.")
     elif (role == Role.SUPERADMIN) != (tenant_id is None):
         errors["role"] = _l("Only superadmins belong to no tenant.")
@@ -146,7 +146,7 @@ def update_user(actor: Actor, tenant_id: str, user_id: str, data: dict[str, Any]
         raise NotFound(_l("User not found."))
     role, active, unlock = data.get("role", user.role), data.get("active", user.active), data.get("unlock", False)
     errors = {}
-    if role not in {r.value for r in Role} or role == Role.SUPERADMIN:
+    if role not in ROLES or role == Role.SUPERADMIN:
         errors["role"] = _l("Unknown role.")
     for field, value in (("active", active), ("unlock", unlock)):
         if not isinstance(value, bool):

@@ -1,60 +1,22 @@
 """The portal served by a real HTTP server on 127.0.0.1, driven over the network."""
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from portal.services import accounts
 from portal.services.rbac import Actor
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-SERVERS = {
-    "werkzeug": lambda port: [sys.executable, "-m", "flask", "--app", "app", "run", "--host", "127.0.0.1",
-                              "--port", str(port)],
-    "gunicorn": lambda port: [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-                              "--threads", "4", "app:create_app()"],
-}
+from tests.integration.conftest import SERVERS, served
 
 
 @pytest.fixture(params=sorted(SERVERS))
 def server(request, app, tmp_path):
-    port = _free_port()
-    env = {**os.environ, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-           "HUEY_URL": f"sqlite:///{tmp_path / 'huey.sqlite3'}", "JSR_INSTANCE_PATH": str(tmp_path),
-           "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen(SERVERS[request.param](port), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"{base}/healthz", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        process.terminate()
-        raise AssertionError("the server did not start")
-    yield base
-    process.terminate()
-    process.wait(timeout=10)
+    with served(app, tmp_path, request.param) as base:
+        yield base
 
 
 def _call(base, method, path, token=None, body=None, headers=None):

@@ -46,3 +46,10 @@ def test_services_enforce_the_matrix(db_session, make_tenant, make_user, role, p
     else:
         with pytest.raises(PermissionDenied):
             ACTIONS[permission](actor, tenant.id, script)
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_platform_level_permissions_without_a_tenant_are_for_superadmins_only(role):
+    actor = Actor("u", None if role is Role.SUPERADMIN else "t1", role)
+    assert actor.can(rbac.SCRIPTS_READ, None) is (role is Role.SUPERADMIN)
+    assert Actor.system().can(rbac.TENANTS_MANAGE, None)

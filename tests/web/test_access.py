@@ -151,3 +151,13 @@ def test_the_bearer_scheme_is_case_insensitive(client, make_tenant, make_user, s
     assert client.get("/api/v1/scripts", headers={"Authorization": f"{scheme} {secret}"}).status_code == 200
     refused = client.get("/api/v1/scripts", headers={"Authorization": "Basic dTpw"})
     assert refused.status_code == 401 and refused.headers["WWW-Authenticate"] == 'Bearer realm="api"'
+
+
+def test_a_password_change_ends_every_session(app, db_session, make_tenant, make_user):
+    user = make_user(role="developer", tenant=make_tenant())
+    client = _signed_in(app, user)
+    with system_scope():
+        stored = db.session.get(type(user), user.id)
+        stored.set_password("another-long-password")
+        db.session.commit()
+    assert client.get("/").status_code == 302

@@ -176,3 +176,13 @@ def test_concurrent_rollbacks_never_fail_and_never_skip_a_version(app, script):
 def test_nul_in_the_sign_in_email_is_401(client, db_session):
     response = client.post("/login", data={"email": "a\x00@example.test", "password": "whatever-it-is"})
     assert response.status_code == 401
+
+
+@pytest.mark.parametrize("payload", [{"role": {}}, {"role": []}, {"active": "yes"}, {"unlock": None}])
+def test_users_api_refuses_values_of_the_wrong_type(api, make_user, payload):
+    call, tenant = api()
+    user = make_user(role="viewer", tenant=tenant)
+    changed = call("PATCH", f"/users/{user.id}", json=payload)
+    assert changed.status_code == 422 and set(changed.get_json()["fields"]) == set(payload), changed.get_json()
+    created = call("POST", "/users", json={"email": "x@example.test", "password": "long-enough", "role": {}})
+    assert created.status_code == 422 and "role" in created.get_json()["fields"]

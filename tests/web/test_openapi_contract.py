@@ -94,6 +94,21 @@ def test_responses_match_the_document(call, db_session):
     execution_id = call("GET", "/executions")[1]["items"][0]["id"]
     status, execution = call("GET", f"/executions/{execution_id}")
     _check(execution, _response_schema("/executions/{execution_id}", "get", 200))
+    status, user = call("POST", "/users", json={"email": "c@example.test", "password": "long-enough",
+                                                "role": "viewer"})
+    assert status == 201
+    _check(user, _response_schema("/users", "post", 201))
+    status, token = call("POST", "/tokens", json={"user_id": user["id"], "expires_in_days": 7})
+    assert status == 201
+    _check(token, _response_schema("/tokens", "post", 201))
+    for method, url, path, verb, body in [
+            ("GET", "/users", "/users", "get", None),
+            ("PATCH", f"/users/{user['id']}", "/users/{user_id}", "patch", {"role": "developer"}),
+            ("GET", "/tokens", "/tokens", "get", None),
+            ("DELETE", f"/tokens/{token['id']}", "/tokens/{token_id}", "delete", None)]:
+        status, payload = call(method, url, json=body) if body is not None else call(method, url)
+        assert status == 200, (url, payload)
+        _check(payload, _response_schema(path, verb, 200))
 
 
 def test_errors_match_the_document(call, db_session):
@@ -101,3 +116,20 @@ def test_errors_match_the_document(call, db_session):
     assert status == 422
     errors = list(Draft202012Validator(_inline(_response_schema("/scripts", "post", 422))).iter_errors(error))
     assert not errors and set(error) <= _documented_keys(_response_schema("/scripts", "post", 422))
+
+
+def test_state_conflicts_are_409_and_documented(call, db_session):
+    _, script = call("POST", "/scripts", json={"name": "Conflict", "type": "oneoff", "source": "function main() {}"})
+    sid = script["id"]
+    assert call("POST", f"/scripts/{sid}/status", json={"status": "archived"})[0] == 200
+    answers = {"status": call("POST", f"/scripts/{sid}/status", json={"status": "paused"}),
+               "run": call("POST", f"/scripts/{sid}/run", json={})}
+    for operation, (status, error) in answers.items():
+        assert status == 409 and error["field"] == "status", (operation, error)
+    assert "409" in DOCUMENT["paths"]["/scripts/{script_id}/status"]["post"]["responses"]
+
+
+def test_unsupported_methods_are_405_with_allow(client, db_session):
+    response = client.put("/api/v1/scripts")
+    assert response.status_code == 405 and response.get_json()["error"]
+    assert set(response.headers["Allow"].split(", ")) >= {"GET", "POST"}

@@ -49,6 +49,9 @@ class Config:
         self.JSR_RUN_RATE = env.get("JSR_RUN_RATE", "120 per minute")  # run/enqueue requests per token or user
         self.JSR_TENANT_PENDING = _int("JSR_TENANT_PENDING", 100)  # queued runs per tenant
         self.JSR_MAX_BODY_BYTES = _int("JSR_MAX_BODY_BYTES", 2 * 1024 * 1024)
+        # Cookies: `Secure` is added per request over HTTPS (portal/web/security.py).
+        self.SESSION_COOKIE_HTTPONLY = self.REMEMBER_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = self.REMEMBER_COOKIE_SAMESITE = "Lax"
         self.BABEL_DEFAULT_LOCALE = "en"
         self.LANGUAGES = ["en", "ru", "uz"]
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}

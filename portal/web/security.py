@@ -36,8 +36,6 @@ class _SessionInterface(SecureCookieSessionInterface):
 
 
 def init_app(app: Flask) -> None:
-    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
-                      REMEMBER_COOKIE_HTTPONLY=True, REMEMBER_COOKIE_SAMESITE="Lax")
     app.session_interface = _SessionInterface()
     hops = app.config["JSR_PROXY_HOPS"]
     if hops:

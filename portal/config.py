@@ -47,6 +47,9 @@ class Config:
         self.JSR_LOGIN_RATE = env.get("JSR_LOGIN_RATE", "10 per minute")  # sign-in attempts per client address
         self.JSR_RUN_RATE = env.get("JSR_RUN_RATE", "120 per minute")  # run/enqueue requests per token or user
         self.JSR_TENANT_PENDING = _int("JSR_TENANT_PENDING", 100)  # queued runs per tenant
+        self.JSR_SCHEDULE_BATCH = _int("JSR_SCHEDULE_BATCH", 1000)  # due scripts one scheduler pass claims
+        # How long past a scheduled run's time limit its overlap lock holds when its worker died.
+        self.JSR_SCHEDULE_LOCK_GRACE_S = _int("JSR_SCHEDULE_LOCK_GRACE_S", 300)
         self.JSR_MAX_BODY_BYTES = _int("JSR_MAX_BODY_BYTES", 2 * 1024 * 1024)
         self.BABEL_DEFAULT_LOCALE = "en"
         self.LANGUAGES = ["en", "ru", "uz"]

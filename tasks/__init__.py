@@ -2,5 +2,6 @@
 
 from tasks.executions import run_execution
 from tasks.queue import configure, huey
+from tasks.scheduler import scheduler_tick
 
-__all__ = ["configure", "huey", "run_execution"]
+__all__ = ["configure", "huey", "run_execution", "scheduler_tick"]

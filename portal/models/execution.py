@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, text
+from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped
 
 from portal.extensions import db
@@ -33,6 +33,9 @@ class Execution(db.Model):
         Index("ix_executions_tenant_id_created_at", "tenant_id", "created_at"),
         Index("ix_executions_script_id_created_at", "script_id", "created_at"),
         Index("ix_executions_tenant_id_status", "tenant_id", "status"),
+        # A schedule slot runs once: the scheduler's claim makes sure, and the database refuses a second run.
+        # NULL (every other trigger) never collides on either backend.
+        UniqueConstraint("script_id", "scheduled_for", name="uq_executions_script_id_scheduled_for"),
         one_of("status", EXECUTION_STATUSES),
         one_of("trigger", TRIGGERS),
     )
@@ -55,6 +58,8 @@ class Execution(db.Model):
     attempt: Mapped[int] = Column(Integer, default=1, server_default=text("1"))
     # A plain user id, not a foreign key: the record of a run outlives the user who started it.
     triggered_by: Mapped[str | None] = NullableColumn(String(36))
+    # The schedule slot a `schedule` run is for (ctx.trigger.scheduledAt); NULL for other triggers.
+    scheduled_for: Mapped[datetime | None] = NullableColumn(UTCDateTime())
     created_at: Mapped[datetime] = created_column()
     started_at: Mapped[datetime | None] = NullableColumn(UTCDateTime())
     finished_at: Mapped[datetime | None] = NullableColumn(UTCDateTime())

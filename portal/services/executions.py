@@ -148,6 +148,7 @@ def execute(execution_id: str, *, handler: str | None = None) -> Execution:
     if refusal is not None:
         execution.status, execution.finished_at = "cancelled", datetime.now(UTC)
         execution.error = error_record("cancelled", refusal[0], refusal[1])
+        _release_schedule_lock(execution)
         db.session.commit()
         return execution
     request = RunRequest(
@@ -157,13 +158,30 @@ def execute(execution_id: str, *, handler: str | None = None) -> Execution:
         input=execution.input,
         context={"userId": execution.triggered_by, "organizationId": script.organization_id,
                  "scriptId": script.id, "executionId": execution.id,
-                 "trigger": {"type": execution.trigger, "attempt": execution.attempt}},
+                 "trigger": _trigger_context(execution)},
         limits=runtime_service.limits_for(script, tenant),
     )
     script_limit = min(script.concurrency, tenant.max_concurrency) if script.concurrency else None
     result = runtime_service.run(request, tenant_limit=tenant.max_concurrency, script_limit=script_limit)
     store_result(execution, result)
+    if execution.scheduled_for is not None:
+        _release_schedule_lock(execution)
+        db.session.commit()
     return execution
+
+
+def _trigger_context(execution: Execution) -> dict[str, Any]:
+    """ctx.trigger: what started the run (a schedule run also names its slot, as ISO 8601 UTC)."""
+    trigger: dict[str, Any] = {"type": execution.trigger, "attempt": execution.attempt}
+    if execution.scheduled_for is not None:
+        trigger["scheduledAt"] = execution.scheduled_for.isoformat().replace("+00:00", "Z")
+    return trigger
+
+
+def _release_schedule_lock(execution: Execution) -> None:
+    """A scheduled run that ended frees its script for the next slot (the scheduler's overlap lock)."""
+    db.session.execute(update(Script).where(Script.id == execution.script_id, Script.locked_by == execution.id)
+                       .values(locked_until=None, locked_by=None))
 
 
 def _refusal(script: Script, tenant: Tenant, user_id: str | None) -> tuple[str, str] | None:
@@ -229,6 +247,7 @@ def cancel(actor: Actor, tenant_id: str, execution_id: str) -> Execution:
                               status=execution.status), field="status")
     audit.record(actor, "execution.cancel", tenant_id=tenant_id, target_type="execution",
                  target_id=execution.id, summary="status: pending → cancelled")
+    _release_schedule_lock(execution)
     db.session.commit()
     db.session.refresh(execution)
     return execution

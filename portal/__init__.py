@@ -4,7 +4,7 @@ from flask import Flask, has_request_context, request, session
 from flask_babel import get_locale
 
 import tasks
-from portal import models, tenancy  # noqa: F401  (models: tables known to Flask-Migrate)
+from portal import hooks, models, tenancy  # noqa: F401  (models: tables known to Flask-Migrate)
 from portal.cli import jsr
 from portal.config import ROOT, Config
 from portal.extensions import babel, csrf, db, enforce_sqlite_foreign_keys, limiter, login, migrate
@@ -46,6 +46,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     security.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(hooks.bp)
     app.cli.add_command(jsr)
 
     @app.get("/healthz")

@@ -50,6 +50,9 @@ class Config:
         self.JSR_SCHEDULE_BATCH = _int("JSR_SCHEDULE_BATCH", 1000)  # due scripts one scheduler pass claims
         # How long past a scheduled run's time limit its overlap lock holds when its worker died.
         self.JSR_SCHEDULE_LOCK_GRACE_S = _int("JSR_SCHEDULE_LOCK_GRACE_S", 300)
+        self.JSR_HOOK_BODY_BYTES = _int("JSR_HOOK_BODY_BYTES", 1024 * 1024)  # largest webhook body; 413 above
+        self.JSR_HOOK_RATE = env.get("JSR_HOOK_RATE", "600 per minute")  # requests per webhook script
+        self.JSR_HOOK_CACHE_S = _int("JSR_HOOK_CACHE_S", 5)  # other processes see a route change within this
         self.JSR_MAX_BODY_BYTES = _int("JSR_MAX_BODY_BYTES", 2 * 1024 * 1024)
         self.BABEL_DEFAULT_LOCALE = "en"
         self.LANGUAGES = ["en", "ru", "uz"]

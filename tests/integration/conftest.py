@@ -1,9 +1,14 @@
-"""Fixtures of the integration tests: a real Huey consumer process on SQLite or Redis storage."""
+"""Fixtures of the integration tests: a real Huey consumer process on SQLite or Redis storage, and the
+portal served by a real HTTP server (Werkzeug or gunicorn) on 127.0.0.1."""
 
+import json
 import os
+import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -74,3 +79,55 @@ def wait_final(execution_id: str, timeout: float = 20.0) -> tuple[str, object]:
                 return execution.status, execution.output
         time.sleep(0.1)
     raise AssertionError(f"execution {execution_id} not final after {timeout}s")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+SERVERS = {
+    "werkzeug": lambda port: [sys.executable, "-m", "flask", "--app", "app", "run", "--host", "127.0.0.1",
+                              "--port", str(port)],
+    "gunicorn": lambda port: [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
+                              "--threads", "4", "app:create_app()"],
+}
+
+
+@pytest.fixture(params=sorted(SERVERS))
+def server(request, app, tmp_path):
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+           "JSR_SECRETS_KEY": app.config["JSR_SECRETS_KEY"],
+           "HUEY_URL": f"sqlite:///{tmp_path / 'huey.sqlite3'}", "JSR_INSTANCE_PATH": str(tmp_path),
+           "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(SERVERS[request.param](port), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{base}/healthz", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        process.terminate()
+        raise AssertionError("the server did not start")
+    yield base
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def call(base, method, path, token=None, body=None, headers=None):
+    """(status, parsed JSON body) of one request to the server at `base`."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(f"{base}{path}", data=data, method=method, headers={
+        "content-type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {}),
+        **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")

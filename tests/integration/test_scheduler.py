@@ -37,4 +37,8 @@ def test_two_schedulers_fire_each_slot_once(app, db_session, make_tenant, make_s
                                   .where(Execution.tenant_id == tenant.id)).all()
     assert sorted(script_id for _, script_id, _ in runs) == sorted(ids)  # one run per script and slot
     assert {trigger for _, _, trigger in runs} == {"schedule"}
-    assert {wait_final(execution_id) for execution_id, _, _ in runs} == {("completed", "2031-05-01T09:00:00Z")}
+    try:
+        finals = {wait_final(execution_id) for execution_id, _, _ in runs}
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; ticks: {outputs}; worker: {(tmp_path / 'worker.log').read_text()}") from None
+    assert finals == {("completed", "2031-05-01T09:00:00Z")}

@@ -163,6 +163,13 @@ def openapi_document() -> dict[str, Any]:
                 "post": _op("Restore a version's source as a new version", {"200": _json(_ref("ScriptWithSource"))},
                             body="RollbackInput"),
             },
+            "/scripts/{script_id}/hook-secret": {
+                "parameters": [SCRIPT_ID],
+                "post": _op("Generate the webhook secret of an HTTP script (token or HMAC key); shown once, the "
+                            "former one stops working (409 for other script types)",
+                            {"200": _json({"type": "object", "required": ["secret"], "additionalProperties": False,
+                                           "properties": {"secret": {"type": "string"}}})}, conflicts=True),
+            },
             "/scripts/{script_id}/run": {
                 "parameters": [SCRIPT_ID],
                 "post": _op("Run now, synchronously; returns the recorded execution",

@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from limits import parse
 
 from portal.extensions import csrf, limiter
-from portal.services import accounts, audit, executions, rbac, scripts
+from portal.services import accounts, audit, executions, hooks, rbac, scripts
 from portal.services.errors import ServiceError, TooManyRequests, UnsupportedMediaType, ValidationError
 from portal.services.inputs import MAX_JSON_DEPTH, depth
 from portal.web.api.auth import authenticate
@@ -160,6 +160,13 @@ def rollback(script_id: str):
     if not isinstance(number, int) or isinstance(number, bool):
         raise ValidationError({"version": _l("Must be a whole number.")})
     return jsonify(script_json(scripts.rollback(g.actor, g.tenant_id, script_id, number), source=True))
+
+
+@bp.post("/scripts/<script_id>/hook-secret")
+@requires(rbac.SCRIPTS_UPDATE)
+def rotate_hook_secret(script_id: str):
+    """A new webhook secret (token or HMAC key), returned once; the former one stops working."""
+    return jsonify({"secret": hooks.rotate_secret(g.actor, g.tenant_id, script_id)})
 
 
 def _count_run() -> None:

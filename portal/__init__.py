@@ -8,7 +8,7 @@ from portal import hooks, models, tenancy  # noqa: F401  (models: tables known t
 from portal.cli import jsr
 from portal.config import ROOT, Config
 from portal.extensions import babel, csrf, db, enforce_sqlite_foreign_keys, limiter, login, migrate
-from portal.services import executions
+from portal.services import events, executions, outbox
 from portal.services import runtime as runtime_service
 from portal.web import api, auth, errors, security
 from portal.web import session as session_wiring
@@ -40,6 +40,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     tenancy.init_app(app)
     tasks.configure(app)
     app.extensions[executions.DISPATCH_KEY] = tasks.run_execution
+    app.extensions[events.LATER_KEY] = tasks.run_execution_later
+    app.extensions[outbox.DELIVER_KEY] = tasks.deliver_event
     runtime_service.init_app(app)
     session_wiring.init_app(app)
     errors.init_app(app)

@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 from portal.extensions import db
 from portal.models import EXECUTION_STATUSES, TRIGGERS, Execution, Script, Tenant, User
 from portal.models.execution import error_record
-from portal.services import audit, rbac
+from portal.services import audit, outbox, rbac
 from portal.services import runtime as runtime_service
 from portal.services.errors import Conflict, NotFound, TooManyRequests, ValidationError, refused_writes
 from portal.services.inputs import MAX_INT, is_id, json_error, require_choice, require_id, utc_time
@@ -206,6 +206,7 @@ def store_result(execution: Execution, result: RunResult) -> None:
     with an error saying how the run ended and that its result could not be stored."""
     try:
         record_result(execution, result)
+        _publish_finished(execution)
         db.session.commit()
     except Exception as exc:  # whatever the database or driver raised, the run must not stay `running`
         db.session.rollback()
@@ -219,6 +220,17 @@ def store_result(execution: Execution, result: RunResult) -> None:
                     error=error_record("internal", "ResultNotStored", message)))
         db.session.commit()
         db.session.refresh(execution)
+
+
+def _publish_finished(execution: Execution) -> None:
+    """execution.completed / execution.failed (failed and timed out), except for runs that delivered an
+    event: event scripts never feed on their own runs, so no chain of them can grow from a failure."""
+    if execution.trigger == "event" or execution.status not in ("completed", "failed", "timeout"):
+        return
+    outbox.publish(execution.tenant_id, "execution.completed" if execution.status == "completed"
+                   else "execution.failed",
+                   {"executionId": execution.id, "scriptId": execution.script_id, "status": execution.status,
+                    "trigger": execution.trigger, "error": execution.error})
 
 
 def record_result(execution: Execution, result: RunResult) -> None:
@@ -254,9 +266,9 @@ def cancel(actor: Actor, tenant_id: str, execution_id: str) -> Execution:
 
 
 @in_system
-def reap_stale(grace_seconds: int = 60) -> int:
+def reap_stale(grace_seconds: int = 60) -> list[str]:
     """Fail executions still `running` well past any time limit: their worker died (a crash
-    of the process, a kill). Without this they would stay running forever."""
+    of the process, a kill). Without this they would stay running forever. Returns their ids."""
     # A tenant may allow runs longer than the default: wait for the longest any run may take.
     longest_ms = max(current_app.config["JSR_TIMEOUT_MS"],
                      db.session.scalar(select(func.max(Tenant.max_timeout_ms))) or 0)
@@ -265,9 +277,11 @@ def reap_stale(grace_seconds: int = 60) -> int:
         update(Execution).where(Execution.status == "running", Execution.started_at < cutoff)
         .values(status="failed", finished_at=datetime.now(UTC),
                 error=error_record("internal", "WorkerLost",
-                                   "the worker running this execution stopped before it finished")))
+                                   "the worker running this execution stopped before it finished"))
+        .returning(Execution.id))
+    reaped_ids = list(reaped.scalars())
     db.session.commit()
-    return reaped.rowcount
+    return reaped_ids
 
 
 @in_system

@@ -14,7 +14,7 @@ from sqlalchemy import update as sql_update
 from portal.extensions import db
 from portal.models import HTTP_AUTH_MODES, SCRIPT_STATUSES, SCRIPT_TYPES, Execution, Script, ScriptVersion, Tenant
 from portal.models.execution import error_record
-from portal.services import audit, cron, rbac
+from portal.services import audit, cron, outbox, rbac
 from portal.services import runtime as runtime_service
 from portal.services.errors import Conflict, NotFound, ValidationError, refused_writes
 from portal.services.inputs import is_id, require_choice, require_number, require_text, text_error
@@ -253,6 +253,7 @@ def create(actor: Actor, tenant_id: str, data: dict[str, Any]) -> Script:
                                      author_id=actor.user_id))
         audit.record(actor, "script.create", tenant_id=tenant.id, target_type="script", target_id=script.id,
                      summary=f"created {script.type} script {script.name!r}")
+        outbox.publish(tenant.id, "script.created", _event_payload(script))
         db.session.commit()
     return script
 
@@ -283,6 +284,7 @@ def update(actor: Actor, tenant_id: str, script_id: str, data: dict[str, Any]) -
             script.next_run_at = next_run(script)
         audit.record(actor, "script.update", tenant_id=tenant_id, target_type="script", target_id=script.id,
                      summary=summary, details={"changes": changes, "version": script.current_version})
+        outbox.publish(tenant_id, "script.updated", {**_event_payload(script), "changed": sorted(changes)})
         db.session.commit()
     return script
 
@@ -363,8 +365,14 @@ def delete(actor: Actor, tenant_id: str, script_id: str) -> None:
                  summary=f"deleted {script.type} script {script.name!r} at version {script.current_version}")
     # Its executions and versions go by the foreign keys' ON DELETE CASCADE: on PostgreSQL the app role
     # may not delete versions itself (history is append-only, migration 0004).
+    outbox.publish(tenant_id, "script.deleted", _event_payload(script))
     db.session.delete(script)
     db.session.commit()
+
+
+def _event_payload(script: Script) -> dict[str, Any]:
+    """What the script.* domain events carry."""
+    return {"scriptId": script.id, "name": script.name, "type": script.type, "version": script.current_version}
 
 
 def next_run(script: Script) -> datetime | None:

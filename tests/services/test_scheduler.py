@@ -11,7 +11,6 @@ from portal.models import Execution, Script
 from portal.services import cron, executions, scheduler, scripts
 from portal.services.rbac import Actor
 from portal.tenancy import system_scope
-from tasks.queue import configure
 
 
 def at(text: str) -> datetime:
@@ -118,16 +117,6 @@ def test_a_run_still_going_skips_the_slot(app, db_session, scheduled):
     assert _runs(script_id) == [] and _script(script_id).next_run_at == slot + timedelta(minutes=1)
     # The lock of a worker that died expires: the slot after it fires.
     assert len(scheduler.tick(slot + timedelta(minutes=6)).fired) == 1
-
-
-@pytest.fixture
-def undrained_queue(app, tmp_path):
-    """A real Huey queue (SQLite storage) that no consumer drains: queued runs stay pending."""
-    app.config.update(HUEY_URL=f"sqlite:///{tmp_path / 'huey.sqlite3'}", HUEY_IMMEDIATE=False)
-    configure(app)
-    yield
-    app.config["HUEY_IMMEDIATE"] = True
-    configure(app)
 
 
 def test_a_pending_run_holds_the_lock_until_cancelled(app, db_session, scheduled, undrained_queue):

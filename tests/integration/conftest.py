@@ -48,14 +48,20 @@ def queue_url(request, tmp_path):
 
 
 @pytest.fixture
-def worker(app, queue_url, tmp_path):
+def worker_settings() -> dict[str, str]:
+    """Extra environment of the worker process; a test module overrides this fixture to set its own."""
+    return {}
+
+
+@pytest.fixture
+def worker(app, queue_url, tmp_path, worker_settings):
     """Start `python -m tasks.worker` against the test database and queue; stop it afterwards."""
     from tasks.queue import configure
 
     app.config.update(HUEY_URL=queue_url, HUEY_IMMEDIATE=False)
     configure(app)
     env = {**os.environ, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "HUEY_URL": queue_url,
-           "JSR_INSTANCE_PATH": str(tmp_path), "JSR_WORKERS": "2", "PYTHONPATH": str(ROOT)}
+           "JSR_INSTANCE_PATH": str(tmp_path), "JSR_WORKERS": "2", "PYTHONPATH": str(ROOT), **worker_settings}
     log = open(tmp_path / "worker.log", "w")  # noqa: SIM115 - closed below
     process = subprocess.Popen([sys.executable, "-m", "tasks.worker"], cwd=ROOT, env=env, stdout=log,
                                stderr=subprocess.STDOUT)

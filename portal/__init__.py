@@ -4,11 +4,11 @@ from flask import Flask, has_request_context, request, session
 from flask_babel import get_locale
 
 import tasks
-from portal import models, tenancy  # noqa: F401  (models: tables known to Flask-Migrate)
+from portal import hooks, models, tenancy  # noqa: F401  (models: tables known to Flask-Migrate)
 from portal.cli import jsr
 from portal.config import ROOT, Config
 from portal.extensions import babel, csrf, db, enforce_sqlite_foreign_keys, limiter, login, migrate
-from portal.services import executions
+from portal.services import events, executions, outbox
 from portal.services import runtime as runtime_service
 from portal.web import api, auth, errors, security
 from portal.web import session as session_wiring
@@ -40,12 +40,15 @@ def create_app(overrides: dict | None = None) -> Flask:
     tenancy.init_app(app)
     tasks.configure(app)
     app.extensions[executions.DISPATCH_KEY] = tasks.run_execution
+    app.extensions[events.LATER_KEY] = tasks.run_execution_later
+    app.extensions[outbox.DELIVER_KEY] = tasks.deliver_event
     runtime_service.init_app(app)
     session_wiring.init_app(app)
     errors.init_app(app)
     security.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(hooks.bp)
     app.cli.add_command(jsr)
 
     @app.get("/healthz")

@@ -2,13 +2,14 @@
 
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from portal.services import accounts, demo, executions
+from portal.services import accounts, demo, executions, scheduler
 from portal.services import runtime as runtime_service
 from portal.services.errors import ServiceError
 from portal.services.rbac import Actor, Role
@@ -139,3 +140,19 @@ def cleanup(days: int | None) -> None:
     """Delete finished executions older than the retention period."""
     count = executions.cleanup(days if days is not None else current_app.config["JSR_RETENTION_DAYS"])
     click.echo(f"deleted {count} executions")
+
+
+@jsr.command("tick")
+@click.option("--now", "now_text", default=None, metavar="ISO-8601",
+              help="Run the pass as if it were this time (default: now); a time without offset is UTC.")
+def tick(now_text: str | None) -> None:
+    """One scheduler pass: fire every due scheduled script once."""
+    now = None
+    if now_text:
+        try:
+            now = datetime.fromisoformat(now_text.replace("Z", "+00:00"))
+        except ValueError:
+            raise click.BadParameter("use an ISO 8601 time, e.g. 2026-11-27T10:00:00Z", param_hint="--now") from None
+        now = now if now.tzinfo else now.replace(tzinfo=UTC)
+    result = scheduler.tick(now)
+    click.echo(f"fired {len(result.fired)}, skipped {len(result.skipped)} still running")

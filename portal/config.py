@@ -48,6 +48,15 @@ class Config:
         self.JSR_LOGIN_RATE = env.get("JSR_LOGIN_RATE", "10 per minute")  # sign-in attempts per client address
         self.JSR_RUN_RATE = env.get("JSR_RUN_RATE", "120 per minute")  # run/enqueue requests per token or user
         self.JSR_TENANT_PENDING = _int("JSR_TENANT_PENDING", 100)  # queued runs per tenant
+        self.JSR_SCHEDULE_BATCH = _int("JSR_SCHEDULE_BATCH", 1000)  # due scripts one scheduler pass claims
+        # How long past a scheduled run's time limit its overlap lock holds when its worker died.
+        self.JSR_SCHEDULE_LOCK_GRACE_S = _int("JSR_SCHEDULE_LOCK_GRACE_S", 300)
+        self.JSR_HOOK_BODY_BYTES = _int("JSR_HOOK_BODY_BYTES", 1024 * 1024)  # largest webhook body; 413 above
+        self.JSR_HOOK_RATE = env.get("JSR_HOOK_RATE", "600 per minute")  # requests per webhook script
+        self.JSR_HOOK_CACHE_S = _int("JSR_HOOK_CACHE_S", 5)  # other processes see a route change within this
+        self.JSR_EVENT_RETRIES = _int("JSR_EVENT_RETRIES", 3)  # retries of a failed event delivery
+        self.JSR_RETRY_DELAY_S = float(env.get("JSR_RETRY_DELAY_S", 2))  # first retry's delay; doubles each time
+        self.JSR_EVENT_MAX_DEPTH = _int("JSR_EVENT_MAX_DEPTH", 5)  # events leading to events, at most this deep
         self.JSR_MAX_BODY_BYTES = _int("JSR_MAX_BODY_BYTES", 2 * 1024 * 1024)
         # Cookies: `Secure` is added per request over HTTPS (portal/web/security.py).
         self.SESSION_COOKIE_HTTPONLY = self.REMEMBER_COOKIE_HTTPONLY = True

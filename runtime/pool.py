@@ -220,7 +220,7 @@ class RuntimePool:
             try:
                 runner = zygote_.spawn()
                 break
-            except (OSError, RuntimeError, ValueError):
+            except Exception:  # the zygote died or the pool closed under us: retried once unless closed
                 with self._cond:
                     if self._closed:
                         return

@@ -2,20 +2,33 @@
 
 from huey import crontab
 
-from portal.services import executions
+from portal.services import events, executions
 from tasks.queue import app, huey
 
 
 @huey.task(retries=0)
 def run_execution(execution_id: str) -> str:
-    """Run one pending execution; a cancelled or already-claimed one is left as it is."""
+    """Run one pending execution; a cancelled or already-claimed one is left as it is. A failed event
+    delivery is followed by its next attempt or its dead letter."""
     with app().app_context():
-        return executions.execute(execution_id).status
+        execution = executions.execute(execution_id)
+        if execution.trigger == "event":
+            events.follow_up(execution.id)
+        return execution.status
+
+
+def run_execution_later(execution_id: str, delay_seconds: float) -> None:
+    """Queue a run to start `delay_seconds` from now (an event's next attempt)."""
+    run_execution.schedule(args=(execution_id,), delay=delay_seconds)
 
 
 @huey.periodic_task(crontab(minute="*"), retries=0)
 @huey.lock_task("reap-stale-executions")
 def reap_stale_executions() -> int:
-    """Every minute: executions whose worker died are marked failed (idempotent, any number of workers)."""
+    """Every minute: executions whose worker died are marked failed (idempotent, any number of workers);
+    the event deliveries among them are retried."""
     with app().app_context():
-        return executions.reap_stale()
+        reaped = executions.reap_stale()
+        for execution_id in reaped:
+            events.follow_up(execution_id)
+        return len(reaped)

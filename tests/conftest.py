@@ -27,7 +27,10 @@ from portal import create_app, tenancy
 from portal.extensions import db
 from portal.models import Script, ScriptVersion, Tenant, User
 from portal.models import user as user_model
+from portal.services import accounts
 from portal.services import runtime as runtime_service
+from portal.services.rbac import Actor
+from tasks.queue import configure
 
 BACKENDS = ("sqlite", "postgresql")
 DEFAULT_PASSWORD = "correct-horse-battery"
@@ -209,8 +212,36 @@ def db_session(app):
 
 
 @pytest.fixture
+def undrained_queue(app, tmp_path):
+    """A real Huey queue (SQLite storage) that no consumer drains: queued runs stay pending."""
+    app.config.update(HUEY_URL=f"sqlite:///{tmp_path / 'huey.sqlite3'}", HUEY_IMMEDIATE=False)
+    configure(app)
+    yield
+    app.config["HUEY_IMMEDIATE"] = True
+    configure(app)
+
+
+@pytest.fixture
 def client(app, db_session) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture
+def api(client, make_tenant, make_user):
+    """api(role) -> (call, tenant): call(method, path, json=...) with a bearer token of that role."""
+
+    def _make(role="org_admin", tenant=None):
+        tenant = tenant or make_tenant()
+        user = make_user(role=role, tenant=tenant)
+        secret, _ = accounts.create_token(Actor.system(), user.id, "test")
+
+        def call(method, path, **kwargs):
+            headers = {"Authorization": f"Bearer {secret}", **kwargs.pop("headers", {})}
+            return client.open(f"/api/v1{path}", method=method, headers=headers, **kwargs)
+
+        return call, tenant
+
+    return _make
 
 
 # -- factories ---------------------------------------------------------------------------

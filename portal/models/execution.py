@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, text
+from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped
 
 from portal.extensions import db
@@ -33,6 +33,11 @@ class Execution(db.Model):
         Index("ix_executions_tenant_id_created_at", "tenant_id", "created_at"),
         Index("ix_executions_script_id_created_at", "script_id", "created_at"),
         Index("ix_executions_tenant_id_status", "tenant_id", "status"),
+        # A schedule slot runs once: the scheduler's claim makes sure, and the database refuses a second run.
+        # NULL (every other trigger) never collides on either backend.
+        UniqueConstraint("script_id", "scheduled_for", name="uq_executions_script_id_scheduled_for"),
+        # One attempt of one event per script: a retry is written once, however often its follow-up runs.
+        UniqueConstraint("event_id", "script_id", "attempt", name="uq_executions_event_id_script_id_attempt"),
         one_of("status", EXECUTION_STATUSES),
         one_of("trigger", TRIGGERS),
     )
@@ -55,6 +60,10 @@ class Execution(db.Model):
     attempt: Mapped[int] = Column(Integer, default=1, server_default=text("1"))
     # A plain user id, not a foreign key: the record of a run outlives the user who started it.
     triggered_by: Mapped[str | None] = NullableColumn(String(36))
+    # The schedule slot a `schedule` run is for (ctx.trigger.scheduledAt); NULL for other triggers.
+    scheduled_for: Mapped[datetime | None] = NullableColumn(UTCDateTime())
+    # The event an `event` run delivers (its retries share it); NULL for other triggers.
+    event_id: Mapped[str | None] = NullableColumn(String(36), ForeignKey("events.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = created_column()
     started_at: Mapped[datetime | None] = NullableColumn(UTCDateTime())
     finished_at: Mapped[datetime | None] = NullableColumn(UTCDateTime())
@@ -63,11 +72,18 @@ class Execution(db.Model):
         return f"<Execution {self.id} {self.status}>"
 
 
+DEAD_LETTER_STATUSES = ("dead", "replayed")
+
+
 class DeadLetter(db.Model):
     """An event delivery or run that failed every retry, kept for inspection and replay."""
 
     __tablename__ = "dead_letters"
-    __table_args__ = (Index("ix_dead_letters_tenant_id_created_at", "tenant_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_dead_letters_tenant_id_created_at", "tenant_id", "created_at"),
+        UniqueConstraint("execution_id", name="uq_dead_letters_execution_id"),  # one per failed last attempt
+        one_of("status", DEAD_LETTER_STATUSES),
+    )
 
     id: Mapped[str] = id_column()
     tenant_id: Mapped[str] = tenant_fk()
@@ -78,6 +94,12 @@ class DeadLetter(db.Model):
     payload: Mapped[Any] = NullableColumn(json_type(none_as_null=True))
     error: Mapped[dict | None] = NullableColumn(json_type(none_as_null=True))
     attempts: Mapped[int] = Column(Integer, default=0, server_default=text("0"))
+    event_id: Mapped[str | None] = NullableColumn(String(36), ForeignKey("events.id", ondelete="SET NULL"))
+    status: Mapped[str] = Column(String(20), default="dead", server_default="dead")
+    # The execution a replay started (the replay's own attempts and dead letter follow from it).
+    replay_execution_id: Mapped[str | None] = NullableColumn(
+        String(36), ForeignKey("executions.id", ondelete="SET NULL"))
+    replayed_at: Mapped[datetime | None] = NullableColumn(UTCDateTime())
     created_at: Mapped[datetime] = created_column()
 
     def __repr__(self) -> str:

@@ -12,7 +12,7 @@ from portal.extensions import db
 from portal.models import ROLES, ApiToken, Tenant, User
 from portal.models.tenant import SLUG_RE
 from portal.models.user import spend_password_check
-from portal.services import audit, rbac
+from portal.services import audit, outbox, rbac
 from portal.services.errors import Conflict, NotFound, ValidationError
 from portal.services.inputs import is_id, text_error
 from portal.services.queries import page
@@ -125,6 +125,8 @@ def create_user(actor: Actor, tenant_id: str | None, email: str, password: str, 
     db.session.flush()
     audit.record(actor, "user.create", tenant_id=tenant_id, target_type="user", target_id=user.id,
                  summary=f"created {role} {email}")
+    if tenant_id is not None:
+        outbox.publish(tenant_id, "user.created", {"userId": user.id, "email": user.email, "role": role})
     db.session.commit()
     return user
 

@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 from portal.extensions import db
 from portal.models import EXECUTION_STATUSES, TRIGGERS, Execution, Script, Tenant, User
 from portal.models.execution import error_record
-from portal.services import audit, rbac
+from portal.services import audit, outbox, rbac
 from portal.services import runtime as runtime_service
 from portal.services.errors import Conflict, NotFound, TooManyRequests, ValidationError, refused_writes
 from portal.services.inputs import MAX_INT, is_id, json_error, require_choice, require_id, utc_time
@@ -148,6 +148,7 @@ def execute(execution_id: str, *, handler: str | None = None) -> Execution:
     if refusal is not None:
         execution.status, execution.finished_at = "cancelled", datetime.now(UTC)
         execution.error = error_record("cancelled", refusal[0], refusal[1])
+        _release_schedule_lock(execution)
         db.session.commit()
         return execution
     request = RunRequest(
@@ -157,13 +158,30 @@ def execute(execution_id: str, *, handler: str | None = None) -> Execution:
         input=execution.input,
         context={"userId": execution.triggered_by, "organizationId": script.organization_id,
                  "scriptId": script.id, "executionId": execution.id,
-                 "trigger": {"type": execution.trigger, "attempt": execution.attempt}},
+                 "trigger": _trigger_context(execution)},
         limits=runtime_service.limits_for(script, tenant),
     )
     script_limit = min(script.concurrency, tenant.max_concurrency) if script.concurrency else None
     result = runtime_service.run(request, tenant_limit=tenant.max_concurrency, script_limit=script_limit)
     store_result(execution, result)
+    if execution.scheduled_for is not None:
+        _release_schedule_lock(execution)
+        db.session.commit()
     return execution
+
+
+def _trigger_context(execution: Execution) -> dict[str, Any]:
+    """ctx.trigger: what started the run (a schedule run also names its slot, as ISO 8601 UTC)."""
+    trigger: dict[str, Any] = {"type": execution.trigger, "attempt": execution.attempt}
+    if execution.scheduled_for is not None:
+        trigger["scheduledAt"] = execution.scheduled_for.isoformat().replace("+00:00", "Z")
+    return trigger
+
+
+def _release_schedule_lock(execution: Execution) -> None:
+    """A scheduled run that ended frees its script for the next slot (the scheduler's overlap lock)."""
+    db.session.execute(update(Script).where(Script.id == execution.script_id, Script.locked_by == execution.id)
+                       .values(locked_until=None, locked_by=None))
 
 
 def _refusal(script: Script, tenant: Tenant, user_id: str | None) -> tuple[str, str] | None:
@@ -188,6 +206,7 @@ def store_result(execution: Execution, result: RunResult) -> None:
     with an error saying how the run ended and that its result could not be stored."""
     try:
         record_result(execution, result)
+        _publish_finished(execution)
         db.session.commit()
     except Exception as exc:  # whatever the database or driver raised, the run must not stay `running`
         db.session.rollback()
@@ -201,6 +220,17 @@ def store_result(execution: Execution, result: RunResult) -> None:
                     error=error_record("internal", "ResultNotStored", message)))
         db.session.commit()
         db.session.refresh(execution)
+
+
+def _publish_finished(execution: Execution) -> None:
+    """execution.completed / execution.failed (failed and timed out), except for runs that delivered an
+    event: event scripts never feed on their own runs, so no chain of them can grow from a failure."""
+    if execution.trigger == "event" or execution.status not in ("completed", "failed", "timeout"):
+        return
+    outbox.publish(execution.tenant_id, "execution.completed" if execution.status == "completed"
+                   else "execution.failed",
+                   {"executionId": execution.id, "scriptId": execution.script_id, "status": execution.status,
+                    "trigger": execution.trigger, "error": execution.error})
 
 
 def record_result(execution: Execution, result: RunResult) -> None:
@@ -229,15 +259,16 @@ def cancel(actor: Actor, tenant_id: str, execution_id: str) -> Execution:
                               status=execution.status), field="status")
     audit.record(actor, "execution.cancel", tenant_id=tenant_id, target_type="execution",
                  target_id=execution.id, summary="status: pending → cancelled")
+    _release_schedule_lock(execution)
     db.session.commit()
     db.session.refresh(execution)
     return execution
 
 
 @in_system
-def reap_stale(grace_seconds: int = 60) -> int:
+def reap_stale(grace_seconds: int = 60) -> list[str]:
     """Fail executions still `running` well past any time limit: their worker died (a crash
-    of the process, a kill). Without this they would stay running forever."""
+    of the process, a kill). Without this they would stay running forever. Returns their ids."""
     # A tenant may allow runs longer than the default: wait for the longest any run may take.
     longest_ms = max(current_app.config["JSR_TIMEOUT_MS"],
                      db.session.scalar(select(func.max(Tenant.max_timeout_ms))) or 0)
@@ -246,9 +277,11 @@ def reap_stale(grace_seconds: int = 60) -> int:
         update(Execution).where(Execution.status == "running", Execution.started_at < cutoff)
         .values(status="failed", finished_at=datetime.now(UTC),
                 error=error_record("internal", "WorkerLost",
-                                   "the worker running this execution stopped before it finished")))
+                                   "the worker running this execution stopped before it finished"))
+        .returning(Execution.id))
+    reaped_ids = list(reaped.scalars())
     db.session.commit()
-    return reaped.rowcount
+    return reaped_ids
 
 
 @in_system

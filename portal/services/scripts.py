@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import CroniterError, croniter
+from croniter import croniter
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -14,7 +14,7 @@ from sqlalchemy import update as sql_update
 from portal.extensions import db
 from portal.models import HTTP_AUTH_MODES, SCRIPT_STATUSES, SCRIPT_TYPES, Execution, Script, ScriptVersion, Tenant
 from portal.models.execution import error_record
-from portal.services import audit, rbac
+from portal.services import audit, cron, outbox, rbac
 from portal.services import runtime as runtime_service
 from portal.services.errors import Conflict, NotFound, ValidationError, refused_writes
 from portal.services.inputs import is_id, require_choice, require_number, require_text, text_error
@@ -165,17 +165,9 @@ def _validate_schedule(values: dict[str, Any]) -> dict[str, Any]:
             or len(expression.split()) != 5 or text_error(expression, len(expression)) or
             not croniter.is_valid(expression)):
         return {"cron_expression": _l("A cron expression has five fields, e.g. */5 * * * *.")}
-    if _timezone_error(values.get("timezone")) is None and _never_fires(expression, values["timezone"]):
+    if _timezone_error(values.get("timezone")) is None and cron.never_fires(expression, values["timezone"]):
         return {"cron_expression": _l("This cron expression never fires.")}
     return {}
-
-
-def _never_fires(expression: str, timezone: str) -> bool:
-    try:
-        croniter(expression, datetime.now(UTC).astimezone(ZoneInfo(timezone))).get_next(datetime)
-    except CroniterError:
-        return True
-    return False
 
 
 def _timezone_error(name: Any) -> Any | None:
@@ -261,6 +253,7 @@ def create(actor: Actor, tenant_id: str, data: dict[str, Any]) -> Script:
                                      author_id=actor.user_id))
         audit.record(actor, "script.create", tenant_id=tenant.id, target_type="script", target_id=script.id,
                      summary=f"created {script.type} script {script.name!r}")
+        outbox.publish(tenant.id, "script.created", _event_payload(script))
         db.session.commit()
     return script
 
@@ -291,6 +284,7 @@ def update(actor: Actor, tenant_id: str, script_id: str, data: dict[str, Any]) -
             script.next_run_at = next_run(script)
         audit.record(actor, "script.update", tenant_id=tenant_id, target_type="script", target_id=script.id,
                      summary=summary, details={"changes": changes, "version": script.current_version})
+        outbox.publish(tenant_id, "script.updated", {**_event_payload(script), "changed": sorted(changes)})
         db.session.commit()
     return script
 
@@ -343,7 +337,7 @@ def set_status(actor: Actor, tenant_id: str, script_id: str, status: str) -> Scr
     if status not in TRANSITIONS[script.status]:
         raise Conflict(_l("A %(current)s script cannot become %(target)s.", current=script.status,
                           target=status), field="status")
-    if script.type == "scheduled" and status == "active" and _never_fires(script.cron_expression or "",
+    if script.type == "scheduled" and status == "active" and cron.never_fires(script.cron_expression or "",
                                                                            script.timezone):
         raise ValidationError({"cron_expression": _l("This cron expression never fires.")})
     previous, script.status = script.status, status
@@ -371,14 +365,18 @@ def delete(actor: Actor, tenant_id: str, script_id: str) -> None:
                  summary=f"deleted {script.type} script {script.name!r} at version {script.current_version}")
     # Its executions and versions go by the foreign keys' ON DELETE CASCADE: on PostgreSQL the app role
     # may not delete versions itself (history is append-only, migration 0004).
+    outbox.publish(tenant_id, "script.deleted", _event_payload(script))
     db.session.delete(script)
     db.session.commit()
 
 
-def next_run(script: Script, after: datetime | None = None) -> datetime | None:
-    """The next fire time of a scheduled script, in UTC, computed in the script's time zone."""
+def _event_payload(script: Script) -> dict[str, Any]:
+    """What the script.* domain events carry."""
+    return {"scriptId": script.id, "name": script.name, "type": script.type, "version": script.current_version}
+
+
+def next_run(script: Script) -> datetime | None:
+    """The next fire time of a scheduled script from now, in UTC, computed in the script's time zone."""
     if not script.cron_expression:
         return None
-    zone = ZoneInfo(script.timezone or "UTC")
-    start = (after or datetime.now(UTC)).astimezone(zone)
-    return croniter(script.cron_expression, start).get_next(datetime).astimezone(UTC)
+    return cron.next_fire(script.cron_expression, script.timezone or "UTC", datetime.now(UTC))

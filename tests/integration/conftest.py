@@ -1,18 +1,100 @@
-"""Helpers of the integration tests: the portal served by a real HTTP server on 127.0.0.1."""
+"""Fixtures of the integration tests: a real Huey consumer process on SQLite or Redis storage, and the
+portal served by a real HTTP server (Werkzeug or gunicorn) on 127.0.0.1."""
 
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from flask import Flask
 
+from portal.extensions import db
+from portal.models import Execution
+from portal.services import executions
+from portal.tenancy import system_scope
+
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def _redis_url() -> str | None:
+    url = os.environ.get("TEST_REDIS_URL")
+    if not url:
+        return None
+    try:
+        import redis
+
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except Exception:
+        return None
+    return url
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def queue_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'huey.sqlite3'}"
+    url = _redis_url()
+    if url is None:
+        pytest.skip("TEST_REDIS_URL is not set or Redis does not answer")
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
+    return url
+
+
+@pytest.fixture
+def worker_settings() -> dict[str, str]:
+    """Extra environment of the worker process; a test module overrides this fixture to set its own."""
+    return {}
+
+
+@pytest.fixture
+def worker(app, queue_url, tmp_path, worker_settings):
+    """Start `python -m tasks.worker` against the test database and queue; stop it afterwards."""
+    from tasks.queue import configure
+
+    app.config.update(HUEY_URL=queue_url, HUEY_IMMEDIATE=False)
+    configure(app)
+    env = {**os.environ, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "HUEY_URL": queue_url,
+           "JSR_INSTANCE_PATH": str(tmp_path), "JSR_WORKERS": "2", "PYTHONPATH": str(ROOT), **worker_settings}
+    log = open(tmp_path / "worker.log", "w")  # noqa: SIM115 - closed below
+    process = subprocess.Popen([sys.executable, "-m", "tasks.worker"], cwd=ROOT, env=env, stdout=log,
+                               stderr=subprocess.STDOUT)
+    yield process
+    process.terminate()
+    process.wait(timeout=10)
+    log.close()
+    app.config["HUEY_IMMEDIATE"] = True
+    configure(app)
+
+
+def wait_final(execution_id: str, timeout: float = 20.0) -> tuple[str, object]:
+    """(status, output) once the execution is final: plain values, since rollbacks expire ORM objects."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        db.session.rollback()
+        with system_scope():
+            execution = db.session.get(Execution, execution_id)
+            db.session.refresh(execution)
+            if execution.status in executions.FINAL_STATUSES:
+                return execution.status, execution.output
+        time.sleep(0.1)
+    raise AssertionError(f"execution {execution_id} not final after {timeout}s")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
 
 SERVERS = {
     "werkzeug": lambda port: [sys.executable, "-m", "flask", "--app", "app", "run", "--host", "127.0.0.1",
@@ -22,17 +104,12 @@ SERVERS = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextmanager
 def served(app: Flask, tmp_path: Path, kind: str = "werkzeug", **env: str) -> Iterator[str]:
     """The base URL of `kind` serving the portal on the test app's database; stopped afterwards."""
     port = _free_port()
     environment = {**os.environ, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+                   "JSR_SECRETS_KEY": app.config["JSR_SECRETS_KEY"],
                    "HUEY_URL": f"sqlite:///{tmp_path / 'huey.sqlite3'}", "JSR_INSTANCE_PATH": str(tmp_path),
                    "PYTHONPATH": str(ROOT), **env}
     process = subprocess.Popen(SERVERS[kind](port), cwd=ROOT, env=environment, stdout=subprocess.DEVNULL,
@@ -52,3 +129,22 @@ def served(app: Flask, tmp_path: Path, kind: str = "werkzeug", **env: str) -> It
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture(params=sorted(SERVERS))
+def server(request, app, tmp_path):
+    with served(app, tmp_path, request.param) as base:
+        yield base
+
+
+def call(base, method, path, token=None, body=None, headers=None):
+    """(status, parsed JSON body) of one request to the server at `base`."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(f"{base}{path}", data=data, method=method, headers={
+        "content-type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {}),
+        **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")

@@ -155,7 +155,7 @@ def test_reap_stale_running_executions(app, db_session, make_tenant, make_user):
         db.session.execute(update(Execution).where(Execution.id == recent_id)
                            .values(status="running", started_at=datetime.now(UTC)))
         db.session.commit()
-    assert executions.reap_stale() == 1
+    assert len(executions.reap_stale()) == 1
     with system_scope():
         reaped = db.session.get(Execution, lost_id, populate_existing=True)
         assert reaped.status == "failed" and reaped.error["type"] == "WorkerLost"

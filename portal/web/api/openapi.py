@@ -7,9 +7,18 @@ same constants, so that the document and the code cannot drift apart silently.
 
 from typing import Any
 
-from portal.models import EXECUTION_STATUSES, HTTP_AUTH_MODES, ROLES, SCRIPT_STATUSES, SCRIPT_TYPES, TRIGGERS
+from portal.models import (
+    DEAD_LETTER_STATUSES,
+    EXECUTION_STATUSES,
+    HTTP_AUTH_MODES,
+    ROLES,
+    SCRIPT_STATUSES,
+    SCRIPT_TYPES,
+    TRIGGERS,
+)
 from portal.services.accounts import MAX_TOKEN_DAYS
 from portal.services.inputs import MAX_INT
+from portal.services.outbox import MAX_TYPE_LENGTH, TYPE_RE
 from portal.services.queries import MAX_PAGE
 from portal.services.scripts import (
     EVENT_PATTERN_RE,
@@ -96,6 +105,12 @@ def _text(max_length: int, **extra) -> dict[str, Any]:
 SCRIPT_ID = _path("script_id")
 
 
+_DEAD_LETTER_FILTERS = [
+    _query("script_id", _ID, "Only this script"), _query("event_type", _text(200), "Only this event type"),
+    _query("since", {"type": "string", "format": "date-time"}, "Created at or after"),
+    _query("until", {"type": "string", "format": "date-time"}, "Created before")]
+
+
 def _script_fields() -> dict[str, Any]:
     return {
         "name": _text(100, pattern=NAME_RE.pattern), "description": _text(MAX_LENGTHS["description"]),
@@ -163,6 +178,13 @@ def openapi_document() -> dict[str, Any]:
                 "post": _op("Restore a version's source as a new version", {"200": _json(_ref("ScriptWithSource"))},
                             body="RollbackInput"),
             },
+            "/scripts/{script_id}/hook-secret": {
+                "parameters": [SCRIPT_ID],
+                "post": _op("Generate the webhook secret of an HTTP script (token or HMAC key); shown once, the "
+                            "former one stops working (409 for other script types)",
+                            {"200": _json({"type": "object", "required": ["secret"], "additionalProperties": False,
+                                           "properties": {"secret": {"type": "string"}}})}, conflicts=True),
+            },
             "/scripts/{script_id}/run": {
                 "parameters": [SCRIPT_ID],
                 "post": _op("Run now, synchronously; returns the recorded execution",
@@ -217,6 +239,34 @@ def openapi_document() -> dict[str, Any]:
             "/tokens/{token_id}": {
                 "parameters": [_path("token_id")],
                 "delete": _op("Revoke a token at once", {"200": _json(_ref("Token"))}),
+            },
+            "/events": {
+                "post": _op("Publish an event `{type, payload}` (answers `{id}`) or an array of up to 100 "
+                            "(answers `{ids}`); matching event scripts run asynchronously, failed deliveries are "
+                            "retried with exponential backoff and then dead-lettered",
+                            {"202": _json({"type": "object", "properties": {
+                                "id": _ID, "ids": {"type": "array", "items": _ID}}}, "Accepted")},
+                            body="EventInput"),
+            },
+            "/dead-letters": {
+                "get": _op("Event deliveries that failed every attempt, newest first", {"200": _list_of("DeadLetter")},
+                           parameters=[*_DEAD_LETTER_FILTERS,
+                                       _query("status", {"enum": list(DEAD_LETTER_STATUSES)}, "Only this status"),
+                                       *_paging(50)]),
+            },
+            "/dead-letters/replay": {
+                "post": _op("Replay up to 100 not yet replayed dead letters the filters select",
+                            {"202": _list_of("ExecutionSummary")}, parameters=_DEAD_LETTER_FILTERS, conflicts=True),
+            },
+            "/dead-letters/{dead_letter_id}/replay": {
+                "parameters": [_path("dead_letter_id")],
+                "post": _op("Deliver the event again to its script, optionally with an edited payload; the dead "
+                            "letter becomes `replayed` and names the new execution (409 when replayed already)",
+                            {"202": _json(_ref("Execution"), "Queued")}, body="ReplayInput", conflicts=True),
+            },
+            "/dead-letters/{dead_letter_id}": {
+                "parameters": [_path("dead_letter_id")],
+                "delete": _op("Discard a dead letter", {"204": {"description": "Discarded"}}),
             },
             "/openapi.json": {
                 "get": {"summary": "This document", "security": [],
@@ -289,6 +339,16 @@ def openapi_document() -> dict[str, Any]:
                     "expires_at": _TIME, "revoked_at": _TIME}},
                 "NewToken": {"allOf": [_ref("Token"), {"type": "object", "properties": {
                     "secret": {"type": "string", "description": "Shown once"}}}]},
+                "EventInput": {"type": "object", "required": ["type"], "properties": {
+                    "type": _text(MAX_TYPE_LENGTH, pattern=TYPE_RE.pattern), "payload": {"description": "Any JSON"}}},
+                "ReplayInput": {"type": "object", "properties": {
+                    "payload": {"description": "Replaces the dead letter's payload for this replay"}}},
+                "DeadLetter": {"type": "object", "properties": {
+                    "id": _ID, "script_id": {"type": ["string", "null"]}, "execution_id": {"type": ["string", "null"]},
+                    "event_id": {"type": ["string", "null"]}, "event_type": {"type": "string"}, "payload": {},
+                    "error": {"type": ["object", "null"]}, "attempts": {"type": "integer"},
+                    "status": {"enum": list(DEAD_LETTER_STATUSES)}, "replay_execution_id": {"type": ["string", "null"]},
+                    "replayed_at": _TIME, "created_at": _TIME}},
                 "TokenCreate": {"type": "object", "properties": {
                     "user_id": {**_ID, "description": "Default: the caller"}, "name": _text(100),
                     "role": {"enum": _MEMBER_ROLES, "description": "Default and maximum: the user's role"},

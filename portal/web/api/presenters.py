@@ -65,3 +65,11 @@ def audit_json(event) -> dict[str, Any]:
     return {"id": event.id, "action": event.action, "user_id": event.user_id, "target_type": event.target_type,
             "target_id": event.target_id, "summary": event.summary, "details": event.details,
             "created_at": _time(event.created_at)}
+
+
+def dead_letter_json(letter) -> dict[str, Any]:
+    return {"id": letter.id, "script_id": letter.script_id, "execution_id": letter.execution_id,
+            "event_id": letter.event_id, "event_type": letter.event_type, "payload": letter.payload,
+            "error": letter.error, "attempts": letter.attempts, "status": letter.status,
+            "replay_execution_id": letter.replay_execution_id, "replayed_at": _time(letter.replayed_at),
+            "created_at": _time(letter.created_at)}

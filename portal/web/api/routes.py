@@ -10,12 +10,20 @@ from flask_babel import lazy_gettext as _l
 from limits import parse
 
 from portal.extensions import csrf, limiter
-from portal.services import accounts, audit, executions, rbac, scripts
+from portal.services import accounts, audit, events, executions, hooks, rbac, scripts
 from portal.services.errors import ServiceError, TooManyRequests, UnsupportedMediaType, ValidationError
 from portal.services.inputs import MAX_JSON_DEPTH, depth
 from portal.web.api.auth import authenticate
 from portal.web.api.openapi import openapi_document
-from portal.web.api.presenters import audit_json, execution_json, script_json, token_json, user_json, version_json
+from portal.web.api.presenters import (
+    audit_json,
+    dead_letter_json,
+    execution_json,
+    script_json,
+    token_json,
+    user_json,
+    version_json,
+)
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # bearer-token calls carry no CSRF token; session calls are checked in authenticate()
@@ -41,9 +49,10 @@ def requires(permission: str):
     return decorate
 
 
-def _body() -> dict[str, Any]:
-    """The JSON object sent (an empty body is {}): 413 above JSR_MAX_BODY_BYTES (Werkzeug raises it while
-    reading), 415 when it is not JSON, 400 for malformed JSON, NaN/Infinity or nesting past MAX_JSON_DEPTH."""
+def _body(*, array: bool = False) -> Any:
+    """The JSON object sent (an empty body is {}; with `array`, a JSON array is accepted too): 413 above
+    JSR_MAX_BODY_BYTES (Werkzeug raises it while reading), 415 when it is not JSON, 400 for malformed JSON,
+    NaN/Infinity or nesting past MAX_JSON_DEPTH."""
     raw = request.get_data(cache=True)
     if not raw:
         return {}
@@ -55,7 +64,7 @@ def _body() -> dict[str, Any]:
         raise BadRequestJSON() from None
     if depth(data) > MAX_JSON_DEPTH:
         raise BadRequestJSON(_l("The request body nests more than %(depth)s levels deep.", depth=MAX_JSON_DEPTH))
-    if not isinstance(data, dict):
+    if not isinstance(data, dict) and not (array and isinstance(data, list)):
         raise BadRequestJSON(_l("The request body must be a JSON object."))
     return data
 
@@ -162,6 +171,13 @@ def rollback(script_id: str):
     return jsonify(script_json(scripts.rollback(g.actor, g.tenant_id, script_id, number), source=True))
 
 
+@bp.post("/scripts/<script_id>/hook-secret")
+@requires(rbac.SCRIPTS_UPDATE)
+def rotate_hook_secret(script_id: str):
+    """A new webhook secret (token or HMAC key), returned once; the former one stops working."""
+    return jsonify({"secret": hooks.rotate_secret(g.actor, g.tenant_id, script_id)})
+
+
 def _count_run() -> None:
     """JSR_RUN_RATE: run and enqueue requests per token (or per user for session calls), shared by both."""
     rate = parse(current_app.config["JSR_RUN_RATE"])
@@ -261,3 +277,52 @@ def create_token():
 @requires(rbac.TOKENS_MANAGE)
 def revoke_token(token_id: str):
     return jsonify(token_json(accounts.revoke_token(g.actor, g.tenant_id, token_id)))
+
+
+@bp.post("/events")
+@requires(rbac.SCRIPTS_EXECUTE)
+def publish_events():
+    """`{type, payload}` answers `{id}`; an array of them answers `{ids}`, published together."""
+    data = _body(array=True)
+    published = events.publish_many(g.actor, g.tenant_id, data if isinstance(data, list) else [data])
+    if isinstance(data, list):
+        return jsonify({"ids": [event.id for event in published]}), 202
+    return jsonify({"id": published[0].id}), 202
+
+
+def _dead_letter_filters() -> dict[str, Any]:
+    return {"script_id": request.args.get("script_id"), "event_type": request.args.get("event_type"),
+            "since": _time_arg("since"), "until": _time_arg("until")}
+
+
+@bp.get("/dead-letters")
+@requires(rbac.SCRIPTS_READ)
+def list_dead_letters():
+    found = events.list_dead_letters(g.actor, g.tenant_id, **_dead_letter_filters(),
+                                     status=request.args.get("status"), limit=_int_arg("limit", 50),
+                                     offset=_int_arg("offset", 0))
+    return jsonify({"items": [dead_letter_json(letter) for letter in found]})
+
+
+@bp.post("/dead-letters/<dead_letter_id>/replay")
+@requires(rbac.SCRIPTS_EXECUTE)
+def replay_dead_letter(dead_letter_id: str):
+    data = _body()
+    edited = {"payload": data["payload"]} if "payload" in data else {}
+    execution = events.replay(g.actor, g.tenant_id, dead_letter_id, **edited)
+    return jsonify(execution_json(execution)), 202
+
+
+@bp.post("/dead-letters/replay")
+@requires(rbac.SCRIPTS_EXECUTE)
+def replay_dead_letters():
+    """Replay the dead letters the query's filters select (script_id, event_type, since, until)."""
+    replayed = events.replay_many(g.actor, g.tenant_id, **_dead_letter_filters())
+    return jsonify({"items": [execution_json(e, detail=False) for e in replayed]}), 202
+
+
+@bp.delete("/dead-letters/<dead_letter_id>")
+@requires(rbac.SCRIPTS_DELETE)
+def discard_dead_letter(dead_letter_id: str):
+    events.discard(g.actor, g.tenant_id, dead_letter_id)
+    return "", 204

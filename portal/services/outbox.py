@@ -1,0 +1,80 @@
+"""The outbox: publishing a domain event is writing its row in the transaction of the change that caused it.
+
+So the event exists exactly when that change was committed: a rolled-back change publishes nothing.
+After the commit the event's id is handed to the queue (the `deliver_event` task, portal/services/events.py
+does the delivery); should the queue be down, the relay task finds events still `pending` a minute later
+and hands them over again, so an outage delays events without losing them.
+"""
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask import current_app, has_app_context
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import event as sa_event
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.extensions import db
+from portal.models import Event
+from portal.services.errors import ValidationError
+from portal.services.inputs import json_error
+from portal.services.scope import in_system
+
+TYPE_RE = re.compile(r"^[a-z0-9_-]+(\.[a-z0-9_-]+)*$")
+MAX_TYPE_LENGTH = 200
+DELIVER_KEY = "jsr.deliver_event"  # callable(event_id) that queues a delivery; bound by create_app
+OUTBOX = "jsr_outbox"  # session.info key: ids of the events this transaction published
+RELAY_AFTER = timedelta(seconds=60)  # an event still pending this long after its commit missed its queueing
+
+
+def publish(tenant_id: str, type: str, payload: Any = None, *, depth: int = 0) -> Event:
+    """Add an event to the current transaction; it is queued for delivery once that transaction commits."""
+    if not isinstance(type, str) or len(type) > MAX_TYPE_LENGTH or not TYPE_RE.match(type):
+        raise ValidationError({"type": _l("An event type looks like order.paid: lowercase words separated by dots.")})
+    if (message := json_error(payload)) is not None:
+        raise ValidationError({"payload": message})
+    maximum = current_app.config["JSR_EVENT_MAX_DEPTH"]
+    if depth > maximum:
+        raise ValidationError({"depth": _l("Events may lead to other events at most %(depth)s deep.",
+                                           depth=maximum)})
+    event = Event(tenant_id=tenant_id, type=type, payload=payload, depth=depth, status="pending")
+    db.session.add(event)
+    db.session.flush()
+    db.session.info.setdefault(OUTBOX, []).append(event.id)
+    return event
+
+
+def _after_commit(session: Session) -> None:
+    published = session.info.pop(OUTBOX, [])
+    if published and has_app_context():
+        for event_id in published:
+            _queue(event_id)
+
+
+def _after_rollback(session: Session) -> None:
+    session.info.pop(OUTBOX, None)
+
+
+sa_event.listen(Session, "after_commit", _after_commit)
+sa_event.listen(Session, "after_rollback", _after_rollback)
+
+
+def _queue(event_id: str) -> None:
+    try:
+        current_app.extensions[DELIVER_KEY](event_id)
+    except Exception:  # the queue is down: the relay hands the event over later
+        current_app.logger.exception("event %s could not be queued; the relay will retry", event_id)
+
+
+@in_system
+def relay_stale(now: datetime | None = None) -> int:
+    """Queue again the events still pending RELAY_AFTER after they were written; returns how many."""
+    cutoff = (now or datetime.now(UTC)) - RELAY_AFTER
+    stale = list(db.session.scalars(select(Event.id).where(Event.status == "pending", Event.created_at < cutoff)
+                                    .order_by(Event.created_at).limit(1000)))
+    db.session.commit()
+    for event_id in stale:
+        _queue(event_id)
+    return len(stale)

@@ -1,0 +1,28 @@
+"""user preferences: the language and time zone the portal shows a user
+
+Revision ID: 0005_user_preferences
+Revises: 0004_database_enforcement
+Create Date: 2026-11-27 08:00:00
+
+NULL means "not chosen": the language then follows the browser, the time zone is UTC.
+"""
+import sqlalchemy as sa
+from alembic import op
+
+# revision identifiers, used by Alembic.
+revision = "0005_user_preferences"
+down_revision = "0004_database_enforcement"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table("users") as batch:
+        batch.add_column(sa.Column("language", sa.String(length=5), nullable=True))
+        batch.add_column(sa.Column("timezone", sa.String(length=64), nullable=True))
+
+
+def downgrade():
+    with op.batch_alter_table("users") as batch:
+        batch.drop_column("timezone")
+        batch.drop_column("language")

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import Text, and_, cast, func, or_, select, update
 
 from portal.extensions import db
 from portal.models import EXECUTION_STATUSES, TRIGGERS, Execution, Script, Tenant, User
@@ -14,7 +14,7 @@ from portal.models.execution import error_record
 from portal.services import audit, rbac
 from portal.services import runtime as runtime_service
 from portal.services.errors import Conflict, NotFound, TooManyRequests, ValidationError, refused_writes
-from portal.services.inputs import MAX_INT, is_id, json_error, require_choice, require_id, utc_time
+from portal.services.inputs import MAX_INT, is_id, json_error, require_choice, require_id, require_text, utc_time
 from portal.services.queries import page, where_given
 from portal.services.rbac import Actor
 from portal.services.scope import in_system, in_tenant
@@ -42,13 +42,19 @@ def get(actor: Actor, tenant_id: str, execution_id: str) -> Execution:
 @in_tenant
 def list_executions(actor: Actor, tenant_id: str, *, script_id: str | None = None, status: str | None = None,
                     trigger: str | None = None, since: datetime | None = None, until: datetime | None = None,
-                    limit: int = 50, offset: int = 0) -> list[Execution]:
+                    search: str | None = None, limit: int = 50, offset: int = 0) -> list[Execution]:
+    """The tenant's executions, newest first. `search` finds a value inside inputs or outputs (case-
+    insensitive, in their JSON text: `1234` finds the run for order 1234)."""
     rbac.require(actor, rbac.SCRIPTS_READ, tenant_id)
     require_id("script_id", script_id)
     require_choice("status", status, EXECUTION_STATUSES)
     require_choice("trigger", trigger, TRIGGERS)
+    require_text("q", search, 200)
     query = where_given(select(Execution).where(Execution.tenant_id == tenant_id),
                         (Execution.script_id, script_id), (Execution.status, status), (Execution.trigger, trigger))
+    if search:
+        query = query.where(or_(cast(Execution.input, Text).icontains(search, autoescape=True),
+                                cast(Execution.output, Text).icontains(search, autoescape=True)))
     if since:
         query = query.where(Execution.created_at >= utc_time("since", since))
     if until:

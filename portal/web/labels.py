@@ -23,6 +23,8 @@ LABELS = {
     "trigger": {"manual": _l("Manual"), "schedule": _l("Schedule"), "http": _l("Webhook"), "event": _l("Event"),
                 "api": _l("API"), "embedded": _l("Embedded"), "test": _l("Test")},
     "http_auth": {"none": _l("None"), "token": _l("Token"), "hmac": _l("HMAC signature")},
+    "verdict": {"same": _l("Same"), "changed": _l("Changed"), "now_failing": _l("Now failing"),
+                "now_passing": _l("Now passing"), "still_failing": _l("Still failing")},
     "log_level": {"log": _l("log"), "info": _l("info"), "warn": _l("warn"), "error": _l("error"),
                   "debug": _l("debug")},
 }

@@ -12,6 +12,7 @@ from flask_login import current_user, login_required
 
 from portal.models import Tenant
 from portal.services import accounts, rbac
+from portal.services.errors import NotFound
 from portal.services.rbac import Actor
 
 ACTING_TENANT = "jsr_tenant"  # session key: the slug of the tenant a superadmin acts for
@@ -34,8 +35,15 @@ def acting() -> Acting:
     """The signed-in user as an actor, with the tenant the portal shows (once per request)."""
     if "acting" not in g:
         actor = Actor.of(current_user)
-        g.acting = Acting(actor, accounts.acting_tenant(actor, session.get(ACTING_TENANT)
-                                                        if actor.tenant_id is None else None))
+        chosen = session.get(ACTING_TENANT) if actor.tenant_id is None else None
+        try:
+            tenant = accounts.acting_tenant(actor, chosen)
+        except NotFound:
+            if chosen is None:
+                raise
+            session.pop(ACTING_TENANT)  # the chosen tenant is gone: choose again
+            tenant = None
+        g.acting = Acting(actor, tenant)
     return g.acting
 
 

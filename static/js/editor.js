@@ -239,6 +239,23 @@
         });
       }
     }
+    // -- replay against the draft -------------------------------------------------------------
+    const replayForm = document.getElementById("replay-form");
+    if (replayForm) {
+      replayForm.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        const box = document.getElementById("replay-result");
+        const response = await post(replayForm.dataset.url, {
+          source: model.getValue(), limit: replayForm.elements.limit.value, status: replayForm.elements.status.value,
+        });
+        if (response.headers.get("Content-Type").startsWith("application/json")) {
+          const answer = await response.json();
+          box.textContent = Object.values(answer.fields || {}).join(" ") || answer.error;
+        } else {
+          box.innerHTML = await response.text();
+        }
+      });
+    }
     root.dataset.ready = "true";
   });
 })();

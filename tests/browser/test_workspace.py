@@ -1,6 +1,7 @@
 """The script workspace in a real browser (issue 11): sign in, write a webhook script in Monaco, see a
 syntax-error marker, test it, save, run it, watch history update live, open the detail, diff two
-versions, roll back, and switch to Russian and Uzbek — without a single JavaScript console error."""
+versions, roll back, replay real inputs against a draft, and switch to Russian and Uzbek — without a
+single JavaScript console error."""
 
 import re
 import time
@@ -117,6 +118,28 @@ def test_the_script_workspace_end_to_end(page, server, shoot):
     expect(page.locator("#version-label")).to_have_text("version 3")
     page.wait_for_selector('#workspace[data-ready="true"]')
     assert page.evaluate(SOURCE_VALUE) == typed
+
+    # Replay the two real runs against a draft that answers 202: both outputs changed, shown side by side.
+    page.click("#editor .view-lines")
+    page.keyboard.press("Control+h")  # Monaco's find and replace
+    page.keyboard.type("201")
+    page.keyboard.press("Tab")
+    page.keyboard.type("202")
+    page.keyboard.press("Control+Alt+Enter")  # replace all
+    page.keyboard.press("Escape")
+    assert "status: 202" in page.evaluate(SOURCE_VALUE)
+    page.click("#run-replay")
+    expect(page.locator("#replay-result tr[data-verdict]")).to_have_count(2)
+    expect(page.locator("#replay-result .verdicts")).to_contain_text("Changed: 2")
+    expect(page.locator("#replay-result .added").first).to_contain_text("202")
+    shoot(page, "replay")
+
+    # Leaving with unsaved changes asks first (the dismissed prompt keeps the page).
+    with page.expect_event("dialog") as prompt:
+        page.close(run_before_unload=True)
+    assert prompt.value.type == "beforeunload"
+    prompt.value.dismiss()
+    assert page.evaluate(SOURCE_VALUE).count("202") == 1
 
     # The user menu switches the language, kept on the account.
     for code, scripts_word, executions_word in [("ru", "Сценарии", "Выполнения"), ("uz", "Skriptlar",

@@ -1,13 +1,16 @@
 """The portal's pages (issue 11): layout, script list, editor, test panel, versions, history, detail,
 permissions per role, CSRF, htmx partials and the user's language."""
 
+import csv
+import io
+import json
 import re
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from portal.extensions import db
-from portal.models import AuditEvent, Execution, Script, User
+from portal.models import AuditEvent, Execution, Script, Tenant, User
 from portal.services import executions
 from portal.services.rbac import Actor
 from portal.tenancy import system_scope
@@ -246,11 +249,63 @@ def test_preferences_store_the_time_zone(workspace):
     assert (user.language, user.timezone) == ("uz", "Asia/Tashkent")
 
 
-def test_a_superadmin_chooses_the_tenant_to_act_for(app, workspace, make_user):
+def test_a_superadmin_chooses_the_tenant_to_act_for(app, workspace, make_user, make_tenant):
     _, tenant, script = workspace
     client = _signed_in(app, make_user(role="superadmin"))
     assert client.get("/scripts").status_code == 302
     assert tenant.slug in client.get("/").text
     assert client.post("/tenant", data={"tenant": tenant.slug}).status_code == 302
     assert "Greeter" in client.get("/scripts").text
+    assert "Choose another tenant" in client.get("/scripts").text
     assert client.post("/tenant", data={"tenant": "no-such-tenant"}).status_code == 404
+    doomed = make_tenant()
+    assert client.post("/tenant", data={"tenant": doomed.slug}).status_code == 302
+    with db.engine.begin() as connection:  # as the owner, as an operator would remove a tenant
+        connection.execute(delete(Tenant).where(Tenant.id == doomed.id))
+    assert "Choose a tenant" in client.get("/").text  # the chosen tenant is gone: back to the choice
+    assert client.post("/tenant", data={"tenant": ""}).status_code == 302
+
+
+def test_replay_against_the_draft_compares_old_and_new_outputs(workspace):
+    signed_in, _, script = workspace
+    client = signed_in("developer")
+    for name in ("Ann", "Bo"):
+        client.post(f"/scripts/{script.id}/run", json={"input": json.dumps({"name": name})})
+    client.post(f"/scripts/{script.id}/run", json={"input": "null"})  # fails: input.name of null
+    draft = ("function main(input) {\n  if (!input) return {n: null};\n"
+             "  return {n: input.name === 'Bo' ? 'Bob' : input.name};\n}\n")
+    runs_before = _count(Execution)
+    table = client.post(f"/scripts/{script.id}/replay", json={"source": draft, "limit": "10"}).text
+    assert "<html" not in table and table.count("<tr data-verdict=") == 3
+    assert "Same: 1" in table and "Changed: 1" in table and "Now passing: 1" in table
+    changed = table.split('data-verdict="changed"')[1].split("</tr>")[0]
+    assert '<span class="removed">-   &#34;n&#34;: &#34;Bo&#34;</span>' in changed
+    assert '<span class="added">+   &#34;n&#34;: &#34;Bob&#34;</span>' in changed
+    only_failed = client.post(f"/scripts/{script.id}/replay", json={"source": "function main() { throw 1 }",
+                                                                    "status": "completed"}).text
+    assert only_failed.count("<tr data-verdict=") == 2 and "Now failing: 2" in only_failed
+    assert _count(Execution) == runs_before  # replays store nothing
+    assert signed_in("viewer").post(f"/scripts/{script.id}/replay", json={"source": draft}).status_code == 403
+
+
+def test_history_searches_inside_inputs_and_outputs_and_exports_the_filtered_list(workspace):
+    signed_in, _, script = workspace
+    client = signed_in("viewer")
+    runner = signed_in("developer")
+    for name in ("order-1234", "order-5678", "=HYPERLINK(\"x\")"):
+        runner.post(f"/scripts/{script.id}/run", json={"input": json.dumps({"name": name})})
+    found = client.get("/executions?q=1234").text
+    assert found.count('class="execution"') == 1
+    assert client.get("/executions?q=ORDER-").text.count('class="execution"') == 2
+    assert client.get("/executions?q=%25").text.count('class="execution"') == 0  # a LIKE wildcard is literal
+    assert "/executions/export.csv?q=1234" in found
+    exported = client.get("/executions/export.json?q=order")
+    assert exported.headers["Content-Disposition"].startswith('attachment; filename="executions-')
+    items = exported.get_json()["items"]
+    assert sorted(i["input"]["name"] for i in items) == ["order-1234", "order-5678"]
+    assert {i["script"] for i in items} == {"Greeter"} and all(i["status"] == "completed" for i in items)
+    table = list(csv.DictReader(io.StringIO(client.get("/executions/export.csv").text)))
+    assert len(table) == 3 and {row["script"] for row in table} == {"Greeter"}
+    formula = next(row for row in table if "HYPERLINK" in row["input"])
+    assert json.loads(formula["output"]) == {"n": '=HYPERLINK("x")'}  # JSON text: never a bare formula
+    assert client.get("/executions/export.csv?status=failed").text.count("\n") == 1  # the header only

@@ -71,10 +71,13 @@ def preferences():
 @bp.post("/tenant")
 @login_required
 def choose_tenant():
-    """A superadmin picks the tenant the portal shows (members always see their own)."""
+    """A superadmin picks the tenant the portal shows, or with an empty choice goes back to the list
+    (members always see their own)."""
     who = acting()
     if who.actor.tenant_id is None:
-        session[ACTING_TENANT] = accounts.tenant_by_slug(request.form.get("tenant", "")).slug
+        session.pop(ACTING_TENANT, None)
+        if request.form.get("tenant"):
+            session[ACTING_TENANT] = accounts.tenant_by_slug(request.form["tenant"]).slug
     return redirect(url_for("dashboard.index"))
 
 

@@ -2,17 +2,21 @@
 
 from datetime import UTC, datetime, time, timedelta
 
-from flask import Blueprint, request, url_for
+from flask import Blueprint, Response, request, url_for
 from flask_babel import lazy_gettext as _l
 
 from portal.models import EXECUTION_STATUSES, TRIGGERS
 from portal.services import accounts, executions, rbac, scripts
 from portal.services.errors import ValidationError
+from portal.services.queries import MAX_PAGE
+from portal.web.executions import exports
 from portal.web.pages import acting, int_arg, navigate, page, render
 
 bp = Blueprint("executions", __name__, url_prefix="/executions")
 PAGE_SIZE = 50
+EXPORT_ROWS = 10_000
 LIVE = ("pending", "running")
+FILTERS = ("script_id", "status", "trigger", "since", "until", "q")
 
 
 def _day(name: str, end: bool = False) -> datetime | None:
@@ -27,21 +31,47 @@ def _day(name: str, end: bool = False) -> datetime | None:
     return datetime.combine(day + timedelta(days=1) if end else day, time.min, UTC)
 
 
+def _filters() -> dict[str, str | None]:
+    return {name: request.args.get(name) or None for name in FILTERS}
+
+
+def _filtered(limit: int, offset: int) -> list:
+    """One page of the executions the query string's filters select."""
+    who = acting()
+    args = _filters()
+    return executions.list_executions(who.actor, who.tenant_id, script_id=args["script_id"], status=args["status"],
+                                      trigger=args["trigger"], since=_day("since"), until=_day("until", end=True),
+                                      search=args["q"], limit=limit, offset=offset)
+
+
 @bp.get("")
 @page(rbac.SCRIPTS_READ)
 def index():
     who = acting()
-    filters = {name: request.args.get(name) or None for name in ("script_id", "status", "trigger", "since", "until")}
+    filters = _filters()
     offset = int_arg("offset")
-    found = executions.list_executions(who.actor, who.tenant_id, script_id=filters["script_id"],
-                                       status=filters["status"], trigger=filters["trigger"], since=_day("since"),
-                                       until=_day("until", end=True), limit=PAGE_SIZE + 1, offset=offset)
+    found = _filtered(PAGE_SIZE + 1, offset)
     rows = found[:PAGE_SIZE]
-    all_scripts = scripts.list_scripts(who.actor, who.tenant_id, limit=500)
+    all_scripts = scripts.list_scripts(who.actor, who.tenant_id, limit=MAX_PAGE)
     return render("executions/list.html", "results", executions=rows, has_more=len(found) > PAGE_SIZE,
                   offset=offset, page_size=PAGE_SIZE, filters=filters, scripts=all_scripts,
                   script_names={s.id: s.name for s in all_scripts}, statuses=EXECUTION_STATUSES, triggers=TRIGGERS,
                   live=offset == 0)
+
+
+@bp.get("/export.<any(csv, json):fmt>")
+@page(rbac.SCRIPTS_READ)
+def export(fmt: str):
+    """The filtered list (newest first, at most EXPORT_ROWS rows) as a CSV or JSON download."""
+    who = acting()
+    rows = []
+    while len(rows) < EXPORT_ROWS and (batch := _filtered(MAX_PAGE, len(rows))):
+        rows.extend(batch)
+    names = scripts.names(who.actor, who.tenant_id, list({e.script_id for e in rows}))
+    body = exports.as_csv(rows, names) if fmt == "csv" else exports.as_json(rows, names)
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    return Response(body, mimetype="text/csv" if fmt == "csv" else "application/json",
+                    headers={"Content-Disposition": f'attachment; filename="executions-{stamp}.{fmt}"'})
 
 
 @bp.get("/<execution_id>")

@@ -12,7 +12,7 @@ from flask_login import current_user
 
 from portal.extensions import limiter
 from portal.models import HTTP_AUTH_MODES, SCRIPT_STATUSES, SCRIPT_TYPES
-from portal.services import accounts, executions, rbac, scripts
+from portal.services import accounts, executions, rbac, replay, scripts
 from portal.services.errors import ValidationError
 from portal.services.scripts import HTTP_METHODS, TRANSITIONS
 from portal.web.labels import label
@@ -64,7 +64,7 @@ def edit(script_id: str):
 def _editor(script, kind: str):
     who = acting()
     writable = who.can(rbac.SCRIPTS_UPDATE if script else rbac.SCRIPTS_CREATE)
-    return render("scripts/editor.html", script=script, kind=kind, writable=writable,
+    return render("scripts/editor.html", script=script, kind=kind, writable=writable, replay_statuses=replay.RAN,
                   can_run=who.can(rbac.SCRIPTS_EXECUTE), can_delete=who.can(rbac.SCRIPTS_DELETE),
                   types=SCRIPT_TYPES, http_methods=HTTP_METHODS, http_auth_modes=HTTP_AUTH_MODES,
                   transitions=sorted(TRANSITIONS[script.status]) if script else [])
@@ -116,6 +116,19 @@ def run(script_id: str):
         raise ValidationError({"input": _l("The input is not valid JSON.")}) from None
     execution = executions.run_now(who.actor, who.tenant_id, script_id, given)
     return jsonify({"url": url_for("executions.detail", execution_id=execution.id)})
+
+
+@bp.post("/<script_id>/replay")
+@page(rbac.SCRIPTS_EXECUTE)
+@limiter.limit(_run_rate, key_func=_run_key)
+def replay_draft(script_id: str):
+    """Re-run recent real inputs against the editor's unsaved code; old and new results side by side."""
+    who = acting()
+    data = _json_body()
+    limit = data.get("limit", 10)
+    rows, counts = replay.replay(who.actor, who.tenant_id, script_id, data.get("source"),
+                                 limit=int(limit) if str(limit).isdigit() else 0, status=data.get("status") or None)
+    return render_block("scripts/editor.html", "replay_result", rows=rows, counts=counts)
 
 
 @bp.post("/<script_id>/status")

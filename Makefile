@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test setup assets translations translations-update db bench lint chromium screenshots
+.PHONY: run test setup assets translations translations-update db bench bench-portal lint chromium screenshots
 
 setup: $(VENV)/.installed assets translations chromium
 
@@ -67,6 +67,10 @@ test: setup lint
 # Screenshots of the editor, test panel, history and detail pages, taken by the browser tests (README).
 screenshots: setup
 	JSR_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q tests/browser
+
+# Server time of the portal's list pages with 10 000 executions (SQLite; --database for PostgreSQL).
+bench-portal: setup
+	$(BIN)/python -m bench.portal_bench
 
 bench: setup
 	$(BIN)/pip install -q -r requirements-bench.txt

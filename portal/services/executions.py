@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Text, and_, cast, func, or_, select, update
+from sqlalchemy import Text, and_, cast, func, or_, select, tuple_, update
 
 from portal.extensions import db
 from portal.models import EXECUTION_STATUSES, TRIGGERS, Execution, Script, Tenant, User
@@ -42,9 +42,11 @@ def get(actor: Actor, tenant_id: str, execution_id: str) -> Execution:
 @in_tenant
 def list_executions(actor: Actor, tenant_id: str, *, script_id: str | None = None, status: str | None = None,
                     trigger: str | None = None, since: datetime | None = None, until: datetime | None = None,
-                    search: str | None = None, limit: int = 50, offset: int = 0) -> list[Execution]:
+                    search: str | None = None, before: str | None = None, limit: int = 50,
+                    offset: int = 0) -> list[Execution]:
     """The tenant's executions, newest first. `search` finds a value inside inputs or outputs (case-
-    insensitive, in their JSON text: `1234` finds the run for order 1234)."""
+    insensitive, in their JSON text: `1234` finds the run for order 1234). `before` (an execution id)
+    pages by key: only runs older than that one, so a page stays cheap however deep it is."""
     rbac.require(actor, rbac.SCRIPTS_READ, tenant_id)
     require_id("script_id", script_id)
     require_choice("status", status, EXECUTION_STATUSES)
@@ -59,7 +61,15 @@ def list_executions(actor: Actor, tenant_id: str, *, script_id: str | None = Non
         query = query.where(Execution.created_at >= utc_time("since", since))
     if until:
         query = query.where(Execution.created_at < utc_time("until", until))
-    return list(db.session.scalars(page(query.order_by(Execution.created_at.desc()), limit, offset)))
+    if before is not None:
+        require_id("before", before)
+        anchor = db.session.execute(select(Execution.created_at, Execution.id)
+                                    .where(Execution.tenant_id == tenant_id, Execution.id == before)).first()
+        if anchor is None:
+            raise NotFound(_l("Execution not found."))
+        query = query.where(tuple_(Execution.created_at, Execution.id) < tuple_(*anchor))
+    query = query.order_by(Execution.created_at.desc(), Execution.id.desc())
+    return list(db.session.scalars(page(query, limit, offset)))
 
 
 @in_tenant

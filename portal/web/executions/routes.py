@@ -10,7 +10,7 @@ from portal.services import accounts, executions, rbac, scripts
 from portal.services.errors import ValidationError
 from portal.services.queries import MAX_PAGE
 from portal.web.executions import exports
-from portal.web.pages import acting, int_arg, navigate, page, render
+from portal.web.pages import acting, navigate, page, render
 
 bp = Blueprint("executions", __name__, url_prefix="/executions")
 PAGE_SIZE = 50
@@ -35,13 +35,13 @@ def _filters() -> dict[str, str | None]:
     return {name: request.args.get(name) or None for name in FILTERS}
 
 
-def _filtered(limit: int, offset: int) -> list:
-    """One page of the executions the query string's filters select."""
+def _filtered(limit: int, before: str | None) -> list:
+    """One page of the executions the query string's filters select, older than `before` when given."""
     who = acting()
     args = _filters()
     return executions.list_executions(who.actor, who.tenant_id, script_id=args["script_id"], status=args["status"],
                                       trigger=args["trigger"], since=_day("since"), until=_day("until", end=True),
-                                      search=args["q"], limit=limit, offset=offset)
+                                      search=args["q"], before=before, limit=limit)
 
 
 @bp.get("")
@@ -49,14 +49,14 @@ def _filtered(limit: int, offset: int) -> list:
 def index():
     who = acting()
     filters = _filters()
-    offset = int_arg("offset")
-    found = _filtered(PAGE_SIZE + 1, offset)
+    before = request.args.get("before") or None
+    found = _filtered(PAGE_SIZE + 1, before)
     rows = found[:PAGE_SIZE]
     all_scripts = scripts.list_scripts(who.actor, who.tenant_id, limit=MAX_PAGE)
-    return render("executions/list.html", "results", executions=rows, has_more=len(found) > PAGE_SIZE,
-                  offset=offset, page_size=PAGE_SIZE, filters=filters, scripts=all_scripts,
+    return render("executions/list.html", "results", executions=rows, older=rows[-1].id if len(found) > PAGE_SIZE
+                  else None, before=before, filters=filters, scripts=all_scripts,
                   script_names={s.id: s.name for s in all_scripts}, statuses=EXECUTION_STATUSES, triggers=TRIGGERS,
-                  live=offset == 0)
+                  live=before is None)
 
 
 @bp.get("/export.<any(csv, json):fmt>")
@@ -65,7 +65,7 @@ def export(fmt: str):
     """The filtered list (newest first, at most EXPORT_ROWS rows) as a CSV or JSON download."""
     who = acting()
     rows = []
-    while len(rows) < EXPORT_ROWS and (batch := _filtered(MAX_PAGE, len(rows))):
+    while len(rows) < EXPORT_ROWS and (batch := _filtered(MAX_PAGE, rows[-1].id if rows else None)):
         rows.extend(batch)
     names = scripts.names(who.actor, who.tenant_id, list({e.script_id for e in rows}))
     body = exports.as_csv(rows, names) if fmt == "csv" else exports.as_json(rows, names)

@@ -340,10 +340,29 @@ def _write_version(actor: Actor, script: Script, description: str) -> int:
     if number is None:
         raise NotFound(_l("Script not found."))
     script.current_version = number
+    script.draft_source, script.draft_saved_at = None, None  # the draft was saved (or replaced by a rollback)
     db.session.add(ScriptVersion(script_id=script.id, tenant_id=script.tenant_id, version=number,
                                  source=script.source, change_description=description[:500],
                                  author_id=actor.user_id))
     return number
+
+
+@in_tenant
+def save_draft(actor: Actor, tenant_id: str, script_id: str, source: Any) -> Script:
+    """Keep the editor's unsaved source as the script's draft (autosave). A draft is no change: it writes
+    no version and no audit event, and the next version clears it. The saved source itself clears it."""
+    rbac.require(actor, rbac.SCRIPTS_UPDATE, tenant_id)
+    script = get(actor, tenant_id, script_id)
+    limit = current_app.config["JSR_SOURCE_BYTES"]
+    if (message := text_error(source, limit)) is not None:
+        raise ValidationError({"source": message})
+    draft = None if source == script.source else source
+    with _raced(script.id):
+        db.session.execute(sql_update(Script).where(Script.id == script.id)
+                           .values(draft_source=draft, draft_saved_at=datetime.now(UTC) if draft else None))
+        db.session.commit()
+    db.session.refresh(script)
+    return script
 
 
 @in_tenant

@@ -104,10 +104,13 @@
       minimap: {enabled: false}, scrollBeyondLastLine: false, fontSize: 14, tabSize: 2,
     });
     const model = editor.getModel();
-    let savedVersion = data.scriptId ? model.getAlternativeVersionId() : null;
+    // Unsaved means: a new script, or text that differs from the last saved version's.
+    let savedText = data.scriptId ? initial : null;
     const dirtyNote = document.getElementById("dirty");
-    const isDirty = () => savedVersion === null || model.getAlternativeVersionId() !== savedVersion;
+    const isDirty = () => savedText === null || model.getValue() !== savedText;
     const markDirty = () => { if (dirtyNote) dirtyNote.hidden = !isDirty(); };
+    const draft = document.getElementById("draft");
+    if (draft) model.setValue(draft.value);  // the autosaved draft, restored over the saved source
     markDirty();
 
     // A new script follows its type's template until the user types into it.
@@ -130,9 +133,14 @@
     }
 
     let checkTimer = null;
+    let draftTimer = null;
     async function check() {
       const response = await post(data.checkUrl, {source: model.getValue()});
       if (response.ok) setMarkers("server", (await response.json()).markers);
+    }
+    async function saveDraft() {
+      const response = await post(data.draftUrl, {source: model.getValue()});
+      if (response.ok) root.dataset.draftSaved = String(model.getAlternativeVersionId());
     }
     model.onDidChangeContent(() => {
       markDirty();
@@ -140,7 +148,18 @@
       if (!writable) return;
       clearTimeout(checkTimer);
       checkTimer = setTimeout(check, 500);
+      if (data.draftUrl) {  // autosave 2 s after the last keystroke: a draft, never a version
+        clearTimeout(draftTimer);
+        draftTimer = setTimeout(saveDraft, 2000);
+      }
     });
+    const discard = document.getElementById("discard-draft");
+    if (discard) {
+      discard.addEventListener("click", () => {
+        model.setValue(savedText);
+        document.getElementById("draft-note").hidden = true;
+      });
+    }
 
     // -- save ------------------------------------------------------------------------------
     const dialog = document.getElementById("save-dialog");
@@ -152,16 +171,17 @@
     async function save(description) {
       for (const box of settings.querySelectorAll(".field-error")) box.textContent = "";
       const body = Object.assign(settingsJson(), {source: model.getValue(), change_description: description});
-      const valueSaved = model.getAlternativeVersionId();
+      const valueSaved = body.source;
+      clearTimeout(draftTimer);  // the version about to be written replaces the draft
       const response = await post(data.saveUrl, body, data.saveMethod);
       const answer = await response.json().catch(() => ({}));
       if (response.status === 201) {
-        savedVersion = valueSaved;
+        savedText = valueSaved;
         window.location.assign(data.editUrl.replace("SCRIPT_ID", answer.id));
       } else if (response.ok) {
         const label = document.getElementById("version-label");
         const before = parseInt(label.textContent.match(/\d+/)[0], 10);
-        savedVersion = valueSaved;
+        savedText = valueSaved;
         markDirty();
         label.textContent = label.textContent.replace(/\d+/, answer.version);
         say(before === answer.version ? text.unchanged : text.saved.replace("{n}", answer.version));

@@ -1,7 +1,7 @@
 """The script workspace in a real browser (issue 11): sign in, write a webhook script in Monaco, see a
 syntax-error marker, test it, save, run it, watch history update live, open the detail, diff two
-versions, roll back, replay real inputs against a draft, and switch to Russian and Uzbek — without a
-single JavaScript console error."""
+versions, roll back, replay real inputs against a draft, get the autosaved draft back, and switch to
+Russian and Uzbek — without a single JavaScript console error."""
 
 import re
 import time
@@ -140,6 +140,14 @@ def test_the_script_workspace_end_to_end(page, server, shoot):
     assert prompt.value.type == "beforeunload"
     prompt.value.dismiss()
     assert page.evaluate(SOURCE_VALUE).count("202") == 1
+
+    # The draft was autosaved 2 s after the last keystroke (no version): it comes back on the next visit.
+    _wait_until(page, "() => document.getElementById('workspace').dataset.draftSaved !== undefined")
+    page.goto(script_url)
+    page.wait_for_selector('#workspace[data-ready="true"]')
+    expect(page.locator("#draft-note")).to_be_visible()
+    expect(page.locator("#version-label")).to_have_text("version 3")
+    assert "status: 202" in page.evaluate(SOURCE_VALUE)
 
     # The user menu switches the language, kept on the account.
     for code, scripts_word, executions_word in [("ru", "Сценарии", "Выполнения"), ("uz", "Skriptlar",

@@ -333,3 +333,27 @@ def test_history_pages_by_key(workspace):
                                                                         Execution.id.desc())).all()
     assert seen == newest_first
     assert client.get(f"/executions?before={script.id}").status_code == 404  # not an execution of this tenant
+
+
+def test_the_autosaved_draft_is_no_version_and_comes_back_until_saved(workspace):
+    signed_in, _, script = workspace
+    client = signed_in("developer")
+    draft = GREETER.replace("'hi'", "'hello'")
+    assert client.post(f"/scripts/{script.id}/draft", json={"source": draft}).status_code == 204
+    with system_scope():
+        stored = db.session.get(Script, script.id, populate_existing=True)
+    assert (stored.current_version, stored.source, stored.draft_source) == (1, GREETER, draft)
+    assert _count(AuditEvent, target_id=script.id) == 0
+    editor = client.get(f"/scripts/{script.id}").text
+    assert "Restored the draft autosaved" in editor and "console.warn(&#39;hello&#39;" in editor
+    diff = client.get(f"/scripts/{script.id}/diff?a=1&b=draft").text
+    assert "the autosaved draft" in diff and "console.warn(&#39;hello&#39;" in diff
+    assert "Restored the draft" not in signed_in("viewer").get(f"/scripts/{script.id}").text
+    saved = client.patch(f"/api/v1/scripts/{script.id}", json={"source": draft}, headers=_csrf(client))
+    assert saved.get_json()["version"] == 2
+    assert "Restored the draft" not in client.get(f"/scripts/{script.id}").text
+    client.post(f"/scripts/{script.id}/draft", json={"source": draft + "// more\n"})
+    client.post(f"/scripts/{script.id}/draft", json={"source": draft})  # back to the saved text: no draft
+    with system_scope():
+        assert db.session.get(Script, script.id, populate_existing=True).draft_source is None
+    assert signed_in("viewer").post(f"/scripts/{script.id}/draft", json={"source": "x"}).status_code == 403

@@ -104,6 +104,15 @@ def test_run():
     return render_block("scripts/editor.html", "test_result", result=result.to_dict())
 
 
+@bp.post("/<script_id>/draft")
+@page(rbac.SCRIPTS_UPDATE)
+def save_draft(script_id: str):
+    """The editor's autosave (2 s after the last keystroke): no version, no audit event."""
+    who = acting()
+    scripts.save_draft(who.actor, who.tenant_id, script_id, _json_body().get("source"))
+    return "", 204
+
+
 @bp.post("/<script_id>/run")
 @page(rbac.SCRIPTS_EXECUTE)
 @limiter.limit(_run_rate, key_func=_run_key)
@@ -166,11 +175,12 @@ def diff(script_id: str):
     """Monaco's diff editor between two versions (by default the previous and the current one)."""
     who = acting()
     script = scripts.get(who.actor, who.tenant_id, script_id)
-    right = int_arg("b", script.current_version, 1)
-    left = int_arg("a", max(1, right - 1), 1)
-    return render("scripts/diff.html", script=script,
+    draft = request.args.get("b") == "draft" and script.draft_source is not None
+    right = script.current_version if draft else int_arg("b", script.current_version, 1)
+    left = int_arg("a", right if draft else max(1, right - 1), 1)
+    return render("scripts/diff.html", script=script, draft=draft,
                   left=scripts.version(who.actor, who.tenant_id, script_id, left),
-                  right=scripts.version(who.actor, who.tenant_id, script_id, right))
+                  right=None if draft else scripts.version(who.actor, who.tenant_id, script_id, right))
 
 
 @bp.post("/<script_id>/rollback")

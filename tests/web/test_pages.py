@@ -229,6 +229,20 @@ def test_the_language_is_kept_on_the_user(app, workspace, lang, words):
     assert f'<html lang="{lang}">' in page
 
 
+def test_viewers_browse_history_in_russian_and_uzbek_with_local_numbers(workspace):
+    signed_in, _, script = workspace
+    runner = signed_in("developer")
+    detail = runner.post(f"/scripts/{script.id}/run", json={"input": '{"name": "Ann"}'}).get_json()["url"]
+    viewer = signed_in("viewer")
+    viewer.post("/lang/ru")
+    history = viewer.get("/executions").text
+    assert "Завершено" in history and "Вручную" in history and "Greeter" in history
+    page = viewer.get(detail).text
+    assert "Входные данные" in page and re.search(r"\d+,\d КиБ", page)  # a decimal comma in Russian
+    viewer.post("/lang/uz")
+    assert "Bajarildi" in viewer.get("/executions").text and "Kirish maʼlumotlari" in viewer.get(detail).text
+
+
 @pytest.mark.parametrize("lang, title", [("ru", "Превышено время выполнения"), ("uz", "Vaqt chegarasiga yetildi")])
 def test_errors_are_explained_in_the_users_language(workspace, make_script, lang, title):
     signed_in, tenant, _ = workspace

@@ -6,9 +6,13 @@ FLASK := $(BIN)/flask --app app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test setup assets translations translations-update db bench lint
+.PHONY: run test setup assets translations translations-update db bench bench-portal lint chromium screenshots
 
-setup: $(VENV)/.installed assets translations
+setup: $(VENV)/.installed assets translations chromium
+
+# The browser tests drive Debian's Chromium (never `playwright install`, which downloads its own).
+chromium:
+	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium fonts-liberation)
 
 # The engine, quickjs-ng, is built here from its pinned sdist with our bytecode patch (README, "Engine build").
 ENGINE_BUILD := runtime/engine_build
@@ -59,6 +63,14 @@ lint: $(VENV)/.installed
 
 test: setup lint
 	$(BIN)/python -m pytest -q
+
+# Screenshots of the editor, test panel, history and detail pages, taken by the browser tests (README).
+screenshots: setup
+	JSR_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q tests/browser
+
+# Server time of the portal's list pages with 10 000 executions (SQLite; --database for PostgreSQL).
+bench-portal: setup
+	$(BIN)/python -m bench.portal_bench
 
 bench: setup
 	$(BIN)/pip install -q -r requirements-bench.txt

@@ -2,6 +2,7 @@
 
 from flask import Flask, has_request_context, request, session
 from flask_babel import get_locale
+from flask_login import current_user
 
 import tasks
 from portal import hooks, models, tenancy  # noqa: F401  (models: tables known to Flask-Migrate)
@@ -10,7 +11,9 @@ from portal.config import ROOT, Config
 from portal.extensions import babel, csrf, db, enforce_sqlite_foreign_keys, limiter, login, migrate
 from portal.services import events, executions, outbox
 from portal.services import runtime as runtime_service
-from portal.web import api, auth, errors, security
+from portal.web import api, auth, dashboard, errors, labels, pages, security
+from portal.web import executions as executions_pages
+from portal.web import scripts as scripts_pages
 from portal.web import session as session_wiring
 
 
@@ -34,7 +37,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     login.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
-    babel.init_app(app, locale_selector=_select_locale,
+    babel.init_app(app, locale_selector=_select_locale, timezone_selector=_select_timezone,
                    default_translation_directories=str(ROOT / "translations"))
 
     tenancy.init_app(app)
@@ -49,6 +52,11 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(hooks.bp)
+    app.register_blueprint(dashboard.bp)
+    app.register_blueprint(scripts_pages.bp)
+    app.register_blueprint(executions_pages.bp)
+    labels.init_app(app)
+    pages.init_app(app)
     app.cli.add_command(jsr)
 
     @app.get("/healthz")
@@ -60,11 +68,21 @@ def create_app(overrides: dict | None = None) -> Flask:
 
 
 def _select_locale() -> str:
-    """Explicit ?lang= wins, then the user's choice in the session, then Accept-Language."""
+    """Explicit ?lang= wins, then the choice of this session, then the signed-in user's stored one,
+    then Accept-Language."""
     supported = ["en", "ru", "uz"]
     if not has_request_context():
         return "en"  # CLI, workers, tests: messages stored or logged in English
     lang = request.args.get("lang") or session.get("lang")
+    if lang not in supported and current_user.is_authenticated:
+        lang = current_user.language
     if lang in supported:
         return lang
     return request.accept_languages.best_match(supported) or "en"
+
+
+def _select_timezone() -> str:
+    """Times are shown in the signed-in user's time zone, UTC until they choose one."""
+    if has_request_context() and current_user.is_authenticated and current_user.timezone:
+        return current_user.timezone
+    return "UTC"

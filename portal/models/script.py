@@ -71,6 +71,9 @@ class Script(db.Model):
     http_secret: Mapped[str | None] = NullableColumn(Text)
     event_patterns: Mapped[list] = Column(json_type(), default=list, server_default="[]")
     current_version: Mapped[int] = Column(Integer, default=1, server_default=text("1"))
+    # The editor's autosaved draft: unsaved work kept across reloads; never a version, cleared by the next one.
+    draft_source: Mapped[str | None] = NullableColumn(Text)
+    draft_saved_at: Mapped[datetime | None] = NullableColumn(UTCDateTime())
     author_id: Mapped[str | None] = NullableColumn(String(36), ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = created_column()
     updated_at: Mapped[datetime] = updated_column()

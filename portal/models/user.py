@@ -65,6 +65,9 @@ class User(UserMixin, db.Model):
     locked_until: Mapped[datetime | None] = NullableColumn(UTCDateTime())
     # Part of every session's id: raising it (logout, role change, deactivation) ends all sessions.
     session_version: Mapped[int] = Column(Integer, default=1, server_default=text("1"))
+    # The portal's language (en/ru/uz) and time zone for this user; NULL: browser language, UTC.
+    language: Mapped[str | None] = NullableColumn(String(5))
+    timezone: Mapped[str | None] = NullableColumn(String(64))
     created_at: Mapped[datetime] = created_column()
 
     @validates("email")

@@ -14,7 +14,7 @@ from portal.models.tenant import SLUG_RE
 from portal.models.user import spend_password_check
 from portal.services import audit, outbox, rbac
 from portal.services.errors import Conflict, NotFound, ValidationError
-from portal.services.inputs import is_id, text_error
+from portal.services.inputs import is_id, text_error, timezone_error
 from portal.services.queries import page
 from portal.services.rbac import Actor, Role
 from portal.services.scope import in_system, in_tenant
@@ -23,6 +23,7 @@ EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 LOCK_MINUTES = 15
 TOKEN_USE_RESOLUTION = timedelta(minutes=1)
 MAX_TOKEN_DAYS = 3650
+LANGUAGES = ("en", "ru", "uz")
 
 
 @in_system
@@ -37,15 +38,18 @@ def tenant_by_slug(slug: str) -> Tenant:
 
 @in_system
 def session_user(session_id: str) -> User | None:
-    """The user a session stands for (Flask-Login loader), or None when the session was withdrawn:
-    the user is gone or deactivated, its tenant is deactivated, or its session version has moved on
-    (logout, role change, deactivation)."""
+    """The user a session stands for (Flask-Login loader, detached from the session), or None when the
+    session was withdrawn: the user is gone or deactivated, its tenant is deactivated, or its session
+    version has moved on (logout, role change, deactivation)."""
     user_id, _, version = session_id.partition(":") if isinstance(session_id, str) else ("", "", "")
     if not is_id(user_id) or not version.isdigit():
         return None
     user = db.session.get(User, user_id)
     if user is None or not user.active or user.session_version != int(version) or not _tenant_active(user):
         return None
+    # Detached: a rollback later in the request (an error handler's) must not expire the signed-in user,
+    # whose row could not be read again outside system scope under row-level security.
+    db.session.expunge(user)
     return user
 
 
@@ -55,6 +59,59 @@ def _tenant_active(user: User) -> bool:
         return True
     tenant = db.session.get(Tenant, user.tenant_id)
     return tenant is not None and tenant.active
+
+
+@in_system
+def acting_tenant(actor: Actor, slug: str | None = None) -> Tenant | None:
+    """The tenant the portal acts for: a member's own; for a superadmin the one named by `slug`
+    (None until one is chosen). An unknown slug, or a member naming another tenant, is NotFound.
+    Detached from the session, as the signed-in user is (see session_user)."""
+    if actor.role is not Role.SUPERADMIN:
+        tenant = db.session.get(Tenant, actor.tenant_id) if actor.tenant_id else None
+        if tenant is None or (slug and tenant.slug != slug):
+            raise NotFound(_l("Unknown tenant."))
+    else:
+        tenant = tenant_by_slug(slug) if slug else None
+    if tenant is not None:
+        db.session.expunge(tenant)
+    return tenant
+
+
+@in_tenant
+def user_names(actor: Actor, tenant_id: str, user_ids: list[str | None]) -> dict[str, str]:
+    """Display names of the tenant's users among `user_ids` (authors of versions, starters of runs)."""
+    rbac.require(actor, rbac.SCRIPTS_READ, tenant_id)
+    ids = [user_id for user_id in user_ids if user_id]
+    if not ids:
+        return {}
+    query = select(User.id, User.name, User.email).where(User.tenant_id == tenant_id, User.id.in_(ids))
+    return {user_id: name or email for user_id, name, email in db.session.execute(query)}
+
+
+@in_system
+def list_tenants(actor: Actor) -> list[Tenant]:
+    """Every tenant, by name: the tenants a superadmin may act for in the portal."""
+    rbac.require(actor, rbac.TENANTS_MANAGE)
+    return list(db.session.scalars(select(Tenant).order_by(Tenant.name, Tenant.slug)))
+
+
+@in_system
+def set_preferences(actor: Actor, *, language: str | None = None, timezone: str | None = None) -> User:
+    """Store the acting user's own language and/or time zone (None leaves one as it is)."""
+    user = db.session.get(User, actor.user_id) if is_id(actor.user_id) else None
+    if user is None:
+        raise NotFound(_l("User not found."))
+    errors = {}
+    if language is not None and language not in LANGUAGES:
+        errors["language"] = _l("Choose one of: %(choices)s.", choices=", ".join(LANGUAGES))
+    if timezone is not None and (message := timezone_error(timezone)) is not None:
+        errors["timezone"] = message
+    if errors:
+        raise ValidationError(errors)
+    user.language = language or user.language
+    user.timezone = timezone or user.timezone
+    db.session.commit()
+    return user
 
 
 @in_system

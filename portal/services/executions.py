@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import Text, and_, cast, func, or_, select, tuple_, update
 
 from portal.extensions import db
 from portal.models import EXECUTION_STATUSES, TRIGGERS, Execution, Script, Tenant, User
@@ -14,7 +14,7 @@ from portal.models.execution import error_record
 from portal.services import audit, outbox, rbac
 from portal.services import runtime as runtime_service
 from portal.services.errors import Conflict, NotFound, TooManyRequests, ValidationError, refused_writes
-from portal.services.inputs import MAX_INT, is_id, json_error, require_choice, require_id, utc_time
+from portal.services.inputs import MAX_INT, is_id, json_error, require_choice, require_id, require_text, utc_time
 from portal.services.queries import page, where_given
 from portal.services.rbac import Actor
 from portal.services.scope import in_system, in_tenant
@@ -42,18 +42,82 @@ def get(actor: Actor, tenant_id: str, execution_id: str) -> Execution:
 @in_tenant
 def list_executions(actor: Actor, tenant_id: str, *, script_id: str | None = None, status: str | None = None,
                     trigger: str | None = None, since: datetime | None = None, until: datetime | None = None,
-                    limit: int = 50, offset: int = 0) -> list[Execution]:
+                    search: str | None = None, before: str | None = None, limit: int = 50,
+                    offset: int = 0) -> list[Execution]:
+    """The tenant's executions, newest first. `search` finds a value inside inputs or outputs (case-
+    insensitive, in their JSON text: `1234` finds the run for order 1234). `before` (an execution id)
+    pages by key: only runs older than that one, so a page stays cheap however deep it is."""
     rbac.require(actor, rbac.SCRIPTS_READ, tenant_id)
     require_id("script_id", script_id)
     require_choice("status", status, EXECUTION_STATUSES)
     require_choice("trigger", trigger, TRIGGERS)
+    require_text("q", search, 200)
     query = where_given(select(Execution).where(Execution.tenant_id == tenant_id),
                         (Execution.script_id, script_id), (Execution.status, status), (Execution.trigger, trigger))
+    if search:
+        query = query.where(or_(cast(Execution.input, Text).icontains(search, autoescape=True),
+                                cast(Execution.output, Text).icontains(search, autoescape=True)))
     if since:
         query = query.where(Execution.created_at >= utc_time("since", since))
     if until:
         query = query.where(Execution.created_at < utc_time("until", until))
-    return list(db.session.scalars(page(query.order_by(Execution.created_at.desc()), limit, offset)))
+    if before is not None:
+        require_id("before", before)
+        anchor = db.session.execute(select(Execution.created_at, Execution.id)
+                                    .where(Execution.tenant_id == tenant_id, Execution.id == before)).first()
+        if anchor is None:
+            raise NotFound(_l("Execution not found."))
+        query = query.where(tuple_(Execution.created_at, Execution.id) < tuple_(*anchor))
+    query = query.order_by(Execution.created_at.desc(), Execution.id.desc())
+    return list(db.session.scalars(page(query, limit, offset)))
+
+
+@in_tenant
+def latest_by_script(actor: Actor, tenant_id: str, script_ids: list[str]) -> dict[str, Execution]:
+    """The newest execution of each of `script_ids` (scripts that never ran are absent)."""
+    rbac.require(actor, rbac.SCRIPTS_READ, tenant_id)
+    if not script_ids:
+        return {}
+    newest = (select(Execution.script_id, func.max(Execution.created_at).label("at"))
+              .where(Execution.tenant_id == tenant_id, Execution.script_id.in_(script_ids))
+              .group_by(Execution.script_id).subquery())
+    query = select(Execution).join(newest, and_(Execution.script_id == newest.c.script_id,
+                                                Execution.created_at == newest.c.at))
+    return {execution.script_id: execution for execution in db.session.scalars(query)}
+
+
+@in_tenant
+def run_test(actor: Actor, tenant_id: str, source: Any, script_type: Any, input: Any = None,
+             script_id: str | None = None) -> RunResult:
+    """Run unsaved code in test mode (the editor's test panel) with the handler of `script_type`.
+
+    The run goes through the runner processes under the script's limits (or the defaults), capped by
+    the tenant's maxima, and its logs always come back; nothing is stored, no execution is written.
+    """
+    rbac.require(actor, rbac.SCRIPTS_EXECUTE, tenant_id)
+    errors = {}
+    if script_type not in HANDLER_BY_TYPE:
+        errors["type"] = _l("Choose one of: %(choices)s.", choices=", ".join(HANDLER_BY_TYPE))
+    if not isinstance(source, str) or not source.strip():
+        errors["source"] = _l("The script has no source.")
+    elif (message := json_error(source)) is not None:
+        errors["source"] = message
+    if (message := json_error(input)) is not None:
+        errors["input"] = message
+    if errors:
+        raise ValidationError(errors)
+    tenant = db.session.get(Tenant, tenant_id)
+    script = Script()  # an unsaved script: the configured default limits
+    if script_id is not None:
+        script = db.session.scalar(select(Script).where(Script.tenant_id == tenant_id, Script.id == script_id)
+                                   ) if is_id(script_id) else None
+        if script is None:
+            raise NotFound(_l("Script not found."))
+    request = RunRequest(source=source, tenant_id=tenant_id, handler=HANDLER_BY_TYPE[script_type], input=input,
+                         context={"userId": actor.user_id, "organizationId": script.organization_id,
+                                  "scriptId": script_id, "executionId": None, "trigger": {"type": "test"}},
+                         limits=runtime_service.limits_for(script, tenant))
+    return runtime_service.run(request, tenant_limit=tenant.max_concurrency)
 
 
 def create_pending(actor: Actor, script: Script, *, trigger: str, input: Any = None, attempt: int = 1) -> Execution:

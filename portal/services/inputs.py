@@ -9,6 +9,7 @@ import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask_babel import lazy_gettext as _l
 
@@ -63,6 +64,17 @@ def text_error(value: Any, max_length: int) -> Any | None:
     if len(value) > max_length:
         return _l("At most %(limit)s characters.", limit=max_length)
     return json_error(value)
+
+
+def timezone_error(name: Any) -> Any | None:
+    """The message for a value that names no IANA time zone (such as Asia/Tashkent), or None."""
+    if text_error(name, 64) is not None:
+        return _l("Unknown time zone.")
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory such as "America"
+        return _l("Unknown time zone.")
+    return None
 
 
 def require_choice(field: str, value: Any, choices: tuple[str, ...]) -> None:

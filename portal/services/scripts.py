@@ -3,7 +3,6 @@
 import re
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 from flask import current_app
@@ -16,8 +15,15 @@ from portal.models import HTTP_AUTH_MODES, SCRIPT_STATUSES, SCRIPT_TYPES, Execut
 from portal.models.execution import error_record
 from portal.services import audit, cron, outbox, rbac
 from portal.services import runtime as runtime_service
-from portal.services.errors import Conflict, NotFound, ValidationError, refused_writes
-from portal.services.inputs import is_id, require_choice, require_number, require_text, text_error
+from portal.services.errors import Conflict, NotFound, PermissionDenied, ValidationError, refused_writes
+from portal.services.inputs import (
+    is_id,
+    require_choice,
+    require_number,
+    require_text,
+    text_error,
+    timezone_error,
+)
 from portal.services.queries import page, where_given
 from portal.services.rbac import Actor
 from portal.services.scope import in_tenant
@@ -77,6 +83,24 @@ def list_scripts(actor: Actor, tenant_id: str, *, status: str | None = None, typ
 
 
 @in_tenant
+def names(actor: Actor, tenant_id: str, script_ids: list[str]) -> dict[str, str]:
+    """The names of the tenant's scripts among `script_ids`, by id."""
+    rbac.require(actor, rbac.SCRIPTS_READ, tenant_id)
+    if not script_ids:
+        return {}
+    query = select(Script.id, Script.name).where(Script.tenant_id == tenant_id, Script.id.in_(script_ids))
+    return {script_id: name for script_id, name in db.session.execute(query)}
+
+
+@in_tenant
+def check(actor: Actor, tenant_id: str, source: Any) -> dict[str, Any]:
+    """The editor's check of a source as it is typed: field errors with line and column, {} when fine."""
+    if not (actor.can(rbac.SCRIPTS_CREATE, tenant_id) or actor.can(rbac.SCRIPTS_UPDATE, tenant_id)):
+        raise PermissionDenied()
+    return validate_source(source)
+
+
+@in_tenant
 def versions(actor: Actor, tenant_id: str, script_id: str, *, limit: int = 100, offset: int = 0
              ) -> list[ScriptVersion]:
     script = get(actor, tenant_id, script_id)
@@ -128,7 +152,7 @@ def _validate(values: dict[str, Any], tenant: Tenant, script_id: str | None) -> 
     for field in ("description", "change_description"):
         if (message := text_error(values.get(field), MAX_LENGTHS[field])) is not None:
             errors[field] = message
-    if (message := _timezone_error(values.get("timezone"))) is not None:
+    if (message := timezone_error(values.get("timezone"))) is not None:
         errors["timezone"] = message
     if values.get("http_auth") not in HTTP_AUTH_MODES:
         errors["http_auth"] = _l("Choose one of: %(choices)s.", choices=", ".join(HTTP_AUTH_MODES))
@@ -165,19 +189,11 @@ def _validate_schedule(values: dict[str, Any]) -> dict[str, Any]:
             or len(expression.split()) != 5 or text_error(expression, len(expression)) or
             not croniter.is_valid(expression)):
         return {"cron_expression": _l("A cron expression has five fields, e.g. */5 * * * *.")}
-    if _timezone_error(values.get("timezone")) is None and cron.never_fires(expression, values["timezone"]):
+    if timezone_error(values.get("timezone")) is None and cron.never_fires(expression, values["timezone"]):
         return {"cron_expression": _l("This cron expression never fires.")}
     return {}
 
 
-def _timezone_error(name: Any) -> Any | None:
-    if text_error(name, MAX_LENGTHS["timezone"]) is not None:
-        return _l("Unknown time zone.")
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory such as "America"
-        return _l("Unknown time zone.")
-    return None
 
 
 def _validate_http(values: dict[str, Any], tenant: Tenant, script_id: str | None) -> dict[str, Any]:
@@ -319,10 +335,29 @@ def _write_version(actor: Actor, script: Script, description: str) -> int:
     if number is None:
         raise NotFound(_l("Script not found."))
     script.current_version = number
+    script.draft_source, script.draft_saved_at = None, None  # the draft was saved (or replaced by a rollback)
     db.session.add(ScriptVersion(script_id=script.id, tenant_id=script.tenant_id, version=number,
                                  source=script.source, change_description=description[:500],
                                  author_id=actor.user_id))
     return number
+
+
+@in_tenant
+def save_draft(actor: Actor, tenant_id: str, script_id: str, source: Any) -> Script:
+    """Keep the editor's unsaved source as the script's draft (autosave). A draft is no change: it writes
+    no version and no audit event, and the next version clears it. The saved source itself clears it."""
+    rbac.require(actor, rbac.SCRIPTS_UPDATE, tenant_id)
+    script = get(actor, tenant_id, script_id)
+    limit = current_app.config["JSR_SOURCE_BYTES"]
+    if (message := text_error(source, limit)) is not None:
+        raise ValidationError({"source": message})
+    draft = None if source == script.source else source
+    with _raced(script.id):
+        db.session.execute(sql_update(Script).where(Script.id == script.id)
+                           .values(draft_source=draft, draft_saved_at=datetime.now(UTC) if draft else None))
+        db.session.commit()
+    db.session.refresh(script)
+    return script
 
 
 @in_tenant

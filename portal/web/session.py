@@ -8,15 +8,11 @@ however active it stays.
 import time
 
 from flask import Flask, current_app, session
-from flask_babel import lazy_gettext as _l
 from flask_login import login_user, logout_user
 
 from portal.extensions import login
 from portal.services import accounts
-from portal.services.rbac import Role
 
-ROLE_LABELS = {Role.SUPERADMIN: _l("Superadmin"), Role.ORG_ADMIN: _l("Org admin"), Role.DEVELOPER: _l("Developer"),
-               Role.VIEWER: _l("Viewer")}
 SIGNED_IN_AT = "jsr_signed_in_at"
 
 
@@ -43,7 +39,3 @@ def init_app(app: Flask) -> None:
         if not isinstance(started, int | float) or time.time() - started > lifetime:
             return None
         return accounts.session_user(session_id)
-
-    @app.context_processor
-    def helpers():
-        return {"role_label": lambda role: ROLE_LABELS.get(role, role)}

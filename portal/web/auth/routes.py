@@ -7,11 +7,12 @@ from flask_login import current_user, login_required
 
 from portal.extensions import limiter
 from portal.services import accounts
+from portal.services.accounts import LANGUAGES
 from portal.web import session as sessions
-from portal.web.auth.forms import LoginForm
+from portal.web.auth.forms import LoginForm, PreferencesForm
+from portal.web.pages import ACTING_TENANT, acting
 
 bp = Blueprint("auth", __name__)
-LANGUAGES = ("en", "ru", "uz")
 _CONTROL = re.compile(r"[\x00-\x20\x7f]")
 
 
@@ -23,13 +24,13 @@ def _login_rate() -> str:
 @limiter.limit(_login_rate, methods=["POST"])  # per client address, whatever the account
 def login():
     if current_user.is_authenticated:
-        return redirect(url_for("auth.home"))
+        return redirect(url_for("dashboard.index"))
     form = LoginForm()
     if form.validate_on_submit():
         user = accounts.authenticate(form.email.data, form.password.data, ip=request.remote_addr)
         if user is not None:
             sessions.start(user)
-            return redirect(_safe_next(request.args.get("next")) or url_for("auth.home"))
+            return redirect(_safe_next(request.args.get("next")) or url_for("dashboard.index"))
         # One answer for unknown, wrong and locked accounts: it tells an attacker nothing.
         flash(_l("Wrong e-mail or password, or the account is locked after too many failed attempts "
                  "(for 15 minutes)."), "error")
@@ -43,17 +44,49 @@ def logout():
     return redirect(url_for("auth.login"))
 
 
-@bp.get("/")
-@login_required
-def home():
-    return render_template("auth/home.html")
-
-
-@bp.get("/lang/<code>")
+@bp.route("/lang/<code>", methods=["GET", "POST"])
 def set_language(code: str):
+    """Switch the language for this session; a signed-in user's menu POSTs (CSRF-checked), which also
+    keeps the choice on their account."""
     if code in LANGUAGES:
         session["lang"] = code
-    return redirect(_safe_next(request.referrer) or url_for("auth.login"))
+        if request.method == "POST" and current_user.is_authenticated:
+            accounts.set_preferences(acting().actor, language=code)
+    return redirect(_safe_next(_same_site_path(request.referrer)) or url_for("auth.login"))
+
+
+@bp.route("/preferences", methods=["GET", "POST"])
+@login_required
+def preferences():
+    form = PreferencesForm(language=current_user.language or session.get("lang") or "en",
+                           timezone=current_user.timezone or "UTC")
+    if form.validate_on_submit():
+        accounts.set_preferences(acting().actor, language=form.language.data, timezone=form.timezone.data)
+        session["lang"] = form.language.data
+        flash(_l("Preferences saved."), "info")
+        return redirect(url_for("auth.preferences"))
+    return render_template("auth/preferences.html", form=form)
+
+
+@bp.post("/tenant")
+@login_required
+def choose_tenant():
+    """A superadmin picks the tenant the portal shows, or with an empty choice goes back to the list
+    (members always see their own)."""
+    who = acting()
+    if who.actor.tenant_id is None:
+        session.pop(ACTING_TENANT, None)
+        if request.form.get("tenant"):
+            session[ACTING_TENANT] = accounts.tenant_by_slug(request.form["tenant"]).slug
+    return redirect(url_for("dashboard.index"))
+
+
+def _same_site_path(url: str | None) -> str | None:
+    """The path and query of a URL on this very host (browsers send full referrer URLs), else None."""
+    parts = urlsplit(url or "")
+    if parts.scheme not in ("http", "https") or parts.netloc != request.host:
+        return None
+    return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 def _safe_next(target: str | None) -> str | None:

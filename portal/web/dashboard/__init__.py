@@ -1,0 +1,5 @@
+"""The portal's dashboard pages."""
+
+from portal.web.dashboard.routes import bp
+
+__all__ = ["bp"]

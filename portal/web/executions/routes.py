@@ -1,0 +1,98 @@
+"""Execution history (filters, live status by htmx polling) and the detail page."""
+
+from datetime import UTC, datetime, time, timedelta
+
+from flask import Blueprint, Response, request, url_for
+from flask_babel import lazy_gettext as _l
+
+from portal.models import EXECUTION_STATUSES, TRIGGERS
+from portal.services import accounts, executions, rbac, scripts
+from portal.services.errors import ValidationError
+from portal.services.queries import MAX_PAGE
+from portal.web.executions import exports
+from portal.web.pages import acting, navigate, page, render
+
+bp = Blueprint("executions", __name__, url_prefix="/executions")
+PAGE_SIZE = 50
+EXPORT_ROWS = 10_000
+LIVE = ("pending", "running")
+FILTERS = ("script_id", "status", "trigger", "since", "until", "q")
+
+
+def _day(name: str, end: bool = False) -> datetime | None:
+    """A date filter (YYYY-MM-DD, a UTC day) as the start of that day, or of the next one for `end`."""
+    value = request.args.get(name)
+    if not value:
+        return None
+    try:
+        day = datetime.fromisoformat(value).date()
+    except ValueError:
+        raise ValidationError({name: _l("Use a date such as 2026-11-27.")}) from None
+    return datetime.combine(day + timedelta(days=1) if end else day, time.min, UTC)
+
+
+def _filters() -> dict[str, str | None]:
+    return {name: request.args.get(name) or None for name in FILTERS}
+
+
+def _filtered(limit: int, before: str | None) -> list:
+    """One page of the executions the query string's filters select, older than `before` when given."""
+    who = acting()
+    args = _filters()
+    return executions.list_executions(who.actor, who.tenant_id, script_id=args["script_id"], status=args["status"],
+                                      trigger=args["trigger"], since=_day("since"), until=_day("until", end=True),
+                                      search=args["q"], before=before, limit=limit)
+
+
+@bp.get("")
+@page(rbac.SCRIPTS_READ)
+def index():
+    who = acting()
+    filters = _filters()
+    before = request.args.get("before") or None
+    found = _filtered(PAGE_SIZE + 1, before)
+    rows = found[:PAGE_SIZE]
+    all_scripts = scripts.list_scripts(who.actor, who.tenant_id, limit=MAX_PAGE)
+    return render("executions/list.html", "results", executions=rows, older=rows[-1].id if len(found) > PAGE_SIZE
+                  else None, before=before, filters=filters, scripts=all_scripts,
+                  script_names={s.id: s.name for s in all_scripts}, statuses=EXECUTION_STATUSES, triggers=TRIGGERS,
+                  live=before is None)
+
+
+@bp.get("/export.<any(csv, json):fmt>")
+@page(rbac.SCRIPTS_READ)
+def export(fmt: str):
+    """The filtered list (newest first, at most EXPORT_ROWS rows) as a CSV or JSON download."""
+    who = acting()
+    rows = []
+    while len(rows) < EXPORT_ROWS and (batch := _filtered(MAX_PAGE, rows[-1].id if rows else None)):
+        rows.extend(batch)
+    names = scripts.names(who.actor, who.tenant_id, list({e.script_id for e in rows}))
+    body = exports.as_csv(rows, names) if fmt == "csv" else exports.as_json(rows, names)
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    return Response(body, mimetype="text/csv" if fmt == "csv" else "application/json",
+                    headers={"Content-Disposition": f'attachment; filename="executions-{stamp}.{fmt}"'})
+
+
+@bp.get("/<execution_id>")
+@page(rbac.SCRIPTS_READ)
+def detail(execution_id: str):
+    who = acting()
+    execution = executions.get(who.actor, who.tenant_id, execution_id)
+    script = scripts.get(who.actor, who.tenant_id, execution.script_id)
+    version = None
+    if execution.script_version:
+        version = scripts.version(who.actor, who.tenant_id, script.id, execution.script_version)
+    starter = accounts.user_names(who.actor, who.tenant_id, [execution.triggered_by]).get(execution.triggered_by)
+    return render("executions/detail.html", "run", execution=execution, script=script, version=version,
+                  starter=starter, live=execution.status in LIVE, can_rerun=who.can(rbac.SCRIPTS_EXECUTE))
+
+
+@bp.post("/<execution_id>/rerun")
+@page(rbac.SCRIPTS_EXECUTE)
+def rerun(execution_id: str):
+    """Run the script again with this execution's input (a new manual execution)."""
+    who = acting()
+    execution = executions.get(who.actor, who.tenant_id, execution_id)
+    again = executions.enqueue(who.actor, who.tenant_id, execution.script_id, execution.input)
+    return navigate(url_for("executions.detail", execution_id=again.id))

@@ -1,0 +1,106 @@
+"""What every portal page shares: who acts for which tenant, the permission check of a view, and
+rendering a page or, for an htmx request, only the block it asked for.
+
+The view-level checks here are the first line; the services check every permission again.
+"""
+
+import functools
+from dataclasses import dataclass
+
+from flask import Flask, abort, current_app, g, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required
+
+from portal.models import Tenant
+from portal.services import accounts, rbac
+from portal.services.errors import NotFound
+from portal.services.rbac import Actor
+
+ACTING_TENANT = "jsr_tenant"  # session key: the slug of the tenant a superadmin acts for
+
+
+@dataclass(frozen=True)
+class Acting:
+    actor: Actor
+    tenant: Tenant | None  # None: a superadmin who has not chosen a tenant yet
+
+    @property
+    def tenant_id(self) -> str | None:
+        return self.tenant.id if self.tenant else None
+
+    def can(self, permission: str) -> bool:
+        return self.tenant is not None and self.actor.can(permission, self.tenant.id)
+
+
+def acting() -> Acting:
+    """The signed-in user as an actor, with the tenant the portal shows (once per request)."""
+    if "acting" not in g:
+        actor = Actor.of(current_user)
+        chosen = session.get(ACTING_TENANT) if actor.tenant_id is None else None
+        try:
+            tenant = accounts.acting_tenant(actor, chosen)
+        except NotFound:
+            if chosen is None:
+                raise
+            session.pop(ACTING_TENANT)  # the chosen tenant is gone: choose again
+            tenant = None
+        g.acting = Acting(actor, tenant)
+    return g.acting
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.globals["acting"] = acting
+
+
+def page(permission: str):
+    """A signed-in page that needs `permission` in the acting tenant: 403 without it; a superadmin
+    who has chosen no tenant yet is sent to choose one."""
+
+    def decorate(view):
+        @login_required
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            who = acting()
+            if who.tenant is None and who.actor.role is rbac.Role.SUPERADMIN:
+                return redirect(url_for("dashboard.index"))
+            if not who.can(permission):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def is_htmx() -> bool:
+    """An htmx request for part of a page (boosted navigation wants the whole page)."""
+    return request.headers.get("HX-Request") == "true" and request.headers.get("HX-Boosted") != "true"
+
+
+def render(template_name: str, block: str | None = None, **context) -> str:
+    """The whole page, or for an htmx request only `block` of the same template: the page and its
+    partial come from one template and never drift apart."""
+    if block is None or not is_htmx():
+        return render_template(template_name, **context)
+    return render_block(template_name, block, **context)
+
+
+def render_block(template_name: str, block: str, **context) -> str:
+    """Only `block` of a page's template, with the context a whole page would get."""
+    template = current_app.jinja_env.get_or_select_template(template_name)
+    current_app.update_template_context(context)
+    return "".join(template.blocks[block](template.new_context(context)))
+
+
+def int_arg(name: str, default: int = 0, minimum: int = 0) -> int:
+    """A whole-number query argument; anything unusable falls back to `default`."""
+    try:
+        return max(minimum, int(request.args.get(name, default)))
+    except ValueError:
+        return default
+
+
+def navigate(url: str):
+    """A redirect that htmx follows as a whole-page navigation (HX-Redirect), a plain one otherwise."""
+    if request.headers.get("HX-Request") == "true":
+        return current_app.make_response(("", 204, {"HX-Redirect": url}))
+    return redirect(url)

@@ -1,0 +1,5 @@
+"""The portal's scripts pages."""
+
+from portal.web.scripts.routes import bp
+
+__all__ = ["bp"]

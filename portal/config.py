@@ -34,6 +34,10 @@ class Config:
         self.JSR_RUNNERS = _int("JSR_RUNNERS", os.cpu_count() or 2)
         self.JSR_RUNNER_MEMORY_MB = _int("JSR_RUNNER_MEMORY_MB", 1024)
         self.JSR_RUNNER_MAX_RUNS = _int("JSR_RUNNER_MAX_RUNS", 10_000)
+        # Outbound HTTP of scripts (runtime/ssrf.py): host:port pairs allowed past the private-address block.
+        self.JSR_HTTP_ALLOW = env.get("JSR_HTTP_ALLOW", "")
+        self.JSR_HTTP_MAX_BYTES = _int("JSR_HTTP_MAX_BYTES", 5 * 1024 * 1024)
+        self.JSR_HTTP_TIMEOUT_MS = _int("JSR_HTTP_TIMEOUT_MS", 10_000)
         self.JSR_TENANT_CONCURRENT = _int("JSR_TENANT_CONCURRENT", 5)
         self.JSR_SCRIPT_CONCURRENT = _int("JSR_SCRIPT_CONCURRENT", 5)
         self.JSR_WORKERS = _int("JSR_WORKERS", os.cpu_count() or 2)

@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 from portal.extensions import db
 from portal.models import EXECUTION_STATUSES, TRIGGERS, Execution, Script, Tenant, User
 from portal.models.execution import error_record
-from portal.services import audit, rbac
+from portal.services import audit, rbac, secrets
 from portal.services import runtime as runtime_service
 from portal.services.errors import Conflict, NotFound, TooManyRequests, ValidationError, refused_writes
 from portal.services.inputs import MAX_INT, is_id, json_error, require_choice, require_id, utc_time
@@ -204,7 +204,15 @@ def store_result(execution: Execution, result: RunResult) -> None:
 
 
 def record_result(execution: Execution, result: RunResult) -> None:
+    """Copy a run's result onto its execution; the tenant's secret values never reach stored logs or errors."""
     data = result.to_dict()
+    redact = secrets.redactor(execution.tenant_id)
+    if redact is not None:
+        for entry in data["logs"]:
+            entry["message"] = redact(entry["message"])
+        if data["error"] is not None:
+            data["error"] = {**data["error"], "message": redact(data["error"]["message"]),
+                             "stack": redact(data["error"]["stack"])}
     execution.status = result.status
     execution.output = data["output"]
     execution.logs = data["logs"]

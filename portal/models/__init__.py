@@ -1,6 +1,7 @@
 """The database models, one module per aggregate; importing this package registers every table."""
 
 from portal.models.audit import AuditEvent
+from portal.models.cache import CacheEntry
 from portal.models.data import DataRecord
 from portal.models.execution import EXECUTION_STATUSES, TRIGGERS, DeadLetter, Execution
 from portal.models.script import HTTP_AUTH_MODES, SCRIPT_STATUSES, SCRIPT_TYPES, Script, ScriptVersion
@@ -10,6 +11,6 @@ from portal.models.user import ROLES, ApiToken, User
 
 __all__ = [
     "EXECUTION_STATUSES", "HTTP_AUTH_MODES", "ROLES", "SCRIPT_STATUSES", "SCRIPT_TYPES", "TRIGGERS",
-    "ApiToken", "AuditEvent", "DataRecord", "DeadLetter", "Execution", "ImmutableError", "Organization",
+    "ApiToken", "AuditEvent", "CacheEntry", "DataRecord", "DeadLetter", "Execution", "ImmutableError", "Organization",
     "Script", "ScriptVersion", "Secret", "Tenant", "User",
 ]

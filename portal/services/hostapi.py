@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Flask
 
-from portal.services import datastore, secrets
+from portal.services import cache, datastore, secrets
 from portal.services.errors import ServiceError, ValidationError
 from runtime import HostCall, HostError, HostRegistry
 from runtime.host.http import HttpHandler
@@ -29,16 +29,18 @@ DB_METHODS: dict[str, Method] = {
     "delete": datastore.remove,
 }
 SECRETS_METHODS: dict[str, Method] = {"get": secrets.value}
+CACHE_METHODS: dict[str, Method] = {"get": cache.get, "set": cache.store, "delete": cache.delete}
 
 
 def register(app: Flask, registry: HostRegistry) -> None:
-    """Register http (always) and the tenant APIs (db, secrets) for `app`."""
+    """Register http (always) and the tenant APIs (db, cache, secrets) for `app`."""
     config = app.config
     registry.register("http", HttpHandler(AddressPolicy.from_setting(config["JSR_HTTP_ALLOW"]),
                                           max_bytes=config["JSR_HTTP_MAX_BYTES"],
                                           default_timeout_ms=config["JSR_HTTP_TIMEOUT_MS"]))
     registry.register("db", ServiceHandler(app, "db", DB_METHODS))
     registry.register("secrets", ServiceHandler(app, "secrets", SECRETS_METHODS))
+    registry.register("cache", ServiceHandler(app, "cache", CACHE_METHODS))
 
 
 class ServiceHandler:

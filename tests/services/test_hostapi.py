@@ -1,11 +1,15 @@
-"""ctx.db and ctx.secrets served by the portal, through real runs, on SQLite and PostgreSQL."""
+"""ctx.db, ctx.cache and ctx.secrets served by the portal, through real runs, on SQLite and PostgreSQL."""
 
+import os
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import redis
 from sqlalchemy import select
+from sqlalchemy import update as sa_update
 
-from portal.models import AuditEvent, DataRecord
+from portal.models import AuditEvent, CacheEntry, DataRecord
 from portal.services import executions, hostapi, scripts, secrets
 from portal.services.errors import PermissionDenied
 from portal.services.rbac import Actor
@@ -142,3 +146,68 @@ def test_a_method_the_prelude_never_sends_is_refused(app):
     handler = hostapi.ServiceHandler(app, "db", hostapi.DB_METHODS)
     with pytest.raises(HostError, match="ctx.db.drop does not exist"):
         handler(HostCall(tenant_id="t", api="db", method="drop", args=["x"], deadline=time.monotonic() + 1))
+
+
+@pytest.fixture(params=["database", "redis"])
+def cache_backend(request, app, monkeypatch):
+    """ctx.cache on the app's database, and on Redis when TEST_REDIS_URL answers."""
+    if request.param == "database":
+        yield None
+        return
+    url = os.environ.get("TEST_REDIS_URL")
+    if not url:
+        pytest.skip("TEST_REDIS_URL is not set")
+    client = redis.Redis.from_url(url, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        pytest.skip(f"Redis at TEST_REDIS_URL does not answer: {exc}")
+    monkeypatch.setitem(app.config, "REDIS_URL", url)
+    yield client
+    for key in client.scan_iter("jsr:cache:*"):
+        client.delete(key)
+    client.close()
+
+
+def test_cache_round_trip_and_tenant_isolation(db_session, make_tenant, make_user, cache_backend):
+    a, b = make_tenant(), make_tenant()
+    out = output(make_user, a, """
+    const before = await ctx.cache.get('k');
+    await ctx.cache.set('k', {n: 1, list: [1, 2]}, 60);
+    await ctx.cache.set('k2', 'text');
+    const after = await ctx.cache.get('k');
+    const replaced = await ctx.cache.set('k', 7) && await ctx.cache.get('k');
+    return {before, after, replaced, text: await ctx.cache.get('k2'), del: await ctx.cache.delete('k2'),
+            gone: await ctx.cache.get('k2'), again: await ctx.cache.delete('k2')};""")
+    assert out == {"before": None, "after": {"n": 1, "list": [1, 2]}, "replaced": 7, "text": "text", "del": True,
+                   "gone": None, "again": False}
+    other = output(make_user, b, "return [await ctx.cache.get('k'), await ctx.cache.delete('k')];")
+    assert other == [None, False]
+    assert output(make_user, a, "return await ctx.cache.get('k');") == 7
+    if cache_backend is not None:
+        assert 0 < cache_backend.ttl(f"jsr:cache:{a.id}:k") <= 3600
+
+
+def test_an_expired_database_entry_reads_as_missing(db_session, make_tenant, make_user):
+    tenant = make_tenant()
+    output(make_user, tenant, "await ctx.cache.set('old', 1, 60); await ctx.cache.set('new', 2, 60);")
+    with system_scope():
+        db_session.execute(sa_update(CacheEntry).where(CacheEntry.key == "old")
+                           .values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+        db_session.commit()
+    assert output(make_user, tenant, "return [await ctx.cache.get('old'), await ctx.cache.get('new')];") == [None, 2]
+    output(make_user, tenant, "await ctx.cache.set('newer', 3);")
+    with system_scope():
+        assert sorted(db_session.scalars(select(CacheEntry.key).where(CacheEntry.tenant_id == tenant.id))) == [
+            "new", "newer"]
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    ("ctx.cache.set('', 1)", "ValidationError: ctx.cache.set: key: A cache key cannot be empty."),
+    ("ctx.cache.set('k', null)", "ValidationError: ctx.cache.set: value: null cannot be cached; use delete."),
+    ("ctx.cache.set('k', 1, 0)", "ValidationError: ctx.cache.set: ttlSeconds: Must be a number of seconds"),
+    ("ctx.cache.set('k', 'x'.repeat(70000))", "ValidationError: ctx.cache.set: value: A cached value is at most"),
+    ("ctx.cache.get('k'.repeat(201))", "ValidationError: ctx.cache.get: key: At most 200 characters."),
+])
+def test_cache_refusals_are_catchable_errors(db_session, make_tenant, make_user, cache_backend, call, message):
+    assert output(make_user, make_tenant(), f"return await {call};")["error"].startswith(message)

@@ -21,6 +21,7 @@ from typing import Any
 
 import quickjs
 
+from runtime import modules as es_modules
 from runtime.errors import ErrorKind, LogEntry, RunResult, ScriptError
 from runtime.host import HostCall, HostRegistry
 from runtime.limits import JSON_MAX_DEPTH, ResourceLimits
@@ -31,7 +32,8 @@ PRELUDE_FRAME = "__jsr$"
 # binds it (function, const or let are all visible to a later script of the same context).
 _HANDLER_LOOKUP = {name: f"typeof {name} === 'function' ? {name} : null" for name in HANDLERS}
 SCRIPT_FILE = "script.js"
-_FRAME = re.compile(r"^\s*at (?:(?P<fn>[^\s(]+) \()?(?P<file><input>|native)(?::(?P<line>\d+):(?P<col>\d+))?\)?")
+_FRAME = re.compile(r"^\s*at (?:(?P<fn>[^\s(]+) \()?(?P<file><input>|native|<lib:[^>]*>)"
+                    r"(?::(?P<line>\d+):(?P<col>\d+))?\)?")
 _DRIVER_METHODS = ("setup", "start", "poll", "deliver", "nextTimerAt", "fireTimers", "finish")
 _RESULT_OK_PREFIX = '{"ok":true,"value":'
 _ARGS_NOT_AN_ARRAY = {"ok": False,
@@ -86,6 +88,7 @@ class RunRequest:
     credentials: dict[str, Any] = field(default_factory=dict)  # getCredential(name)
     metadata: list[Any] = field(default_factory=list)  # metadata(event) in transformation mode
     limits: ResourceLimits = field(default_factory=ResourceLimits)
+    modules: dict[str, str] = field(default_factory=dict)  # importable modules: specifier -> source
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,7 @@ class CompiledScript:
     source: str
     error: ScriptError | None
     bytecode: bytes | None = None
+    modules: tuple[bytes, ...] = ()  # the imported modules' bytecode, evaluated first in this order
 
 
 class CompilationCache:
@@ -115,12 +119,18 @@ class CompilationCache:
         self._entries: OrderedDict[bytes, CompiledScript] = OrderedDict()
         self._lock = threading.Lock()
 
-    def compile(self, source: str, max_bytes: int | None = None) -> CompiledScript:
-        """The checked source; one larger than `max_bytes` is refused before any parse (and not cached)."""
+    def compile(self, source: str, max_bytes: int | None = None,
+                modules: dict[str, str] | None = None) -> CompiledScript:
+        """The checked source; one larger than `max_bytes` is refused before any parse (and not cached).
+
+        The modules it may import are part of the key: a new library version compiles anew.
+        """
         too_large = source_size_error(source, max_bytes)
         if too_large is not None:
             return CompiledScript(source, too_large)
         data = source.encode("utf-8", "surrogatepass")
+        if modules:
+            data += b"\0" + json.dumps(sorted(modules.items())).encode("utf-8", "surrogatepass")
         key = hashlib.blake2b(data, digest_size=16).digest()
         with self._lock:
             entry = self._entries.get(key)
@@ -129,7 +139,7 @@ class CompilationCache:
                 self.hits += 1
                 return entry
             self.misses += 1
-        entry = compile_script(source)
+        entry = compile_script(source, modules)
         with self._lock:
             if key not in self._entries:
                 self._entries[key] = entry
@@ -154,28 +164,51 @@ def source_size_error(source: str, max_bytes: int | None) -> ScriptError | None:
 
 
 def _entry_bytes(entry: CompiledScript) -> int:
-    return len(entry.source) + len(entry.bytecode or b"")
+    return len(entry.source) + len(entry.bytecode or b"") + sum(map(len, entry.modules))
 
 
-def compile_script(source: str) -> CompiledScript:
+def compile_script(source: str, modules: dict[str, str] | None = None) -> CompiledScript:
     """Compile `source` to bytecode without running any of it; a syntax error carries line and column.
 
+    A script with import/export statements is linked first (runtime/modules.py): its imports
+    resolve among `modules`, and a syntax error's position is mapped back to the user's text.
     A parse too deep for the stack or too big for memory is reported with that kind.
     """
+    linked = None
+    text = source
+    if es_modules.may_be_module(source):
+        linked = es_modules.link(source, modules or {}, HANDLERS)
+        if linked.error is not None:
+            return CompiledScript(source, linked.error)
+        text = linked.units[-1].text
+    compiler = _compiler()
+    module_code = []
+    for unit in linked.units[:-1] if linked is not None else ():
+        try:
+            module_code.append(compiler.compile(unit.text, unit.filename))
+        except quickjs.JSException as exc:
+            error = error_from_text(str(exc), ErrorKind.SYNTAX)
+            return CompiledScript(source, ScriptError(
+                ErrorKind.SYNTAX, error.type, f"in module '{unit.name}': {error.message}"
+                f"{f' at {error.line}:{error.column}' if error.line is not None else ''}"))
     try:
-        bytecode = _compiler().compile(source)
+        bytecode = compiler.compile(text)
     except quickjs.JSException as exc:
-        return CompiledScript(source, error_from_text(str(exc), ErrorKind.SYNTAX))
-    refused = _using_declaration(source)
-    return CompiledScript(source, refused, None if refused else bytecode)
+        error = error_from_text(str(exc), ErrorKind.SYNTAX)
+        if linked is not None and error.line is not None:
+            line, column = linked.script.original_position(error.line, error.column or 1)
+            error = ScriptError(error.kind, error.type, error.message, line, column, error.stack)
+        return CompiledScript(source, error)
+    refused = _using_declaration(source, modules)
+    return CompiledScript(source, refused, None if refused else bytecode, () if refused else tuple(module_code))
 
 
-def check_syntax(source: str) -> ScriptError | None:
-    """The error compiling `source` reports, if any; nothing of it runs."""
-    return compile_script(source).error
+def check_syntax(source: str, modules: dict[str, str] | None = None) -> ScriptError | None:
+    """The error compiling `source` (and linking its imports among `modules`) reports, if any; nothing runs."""
+    return compile_script(source, modules).error
 
 
-def _using_declaration(source: str) -> ScriptError | None:
+def _using_declaration(source: str, modules: dict[str, str] | None = None) -> ScriptError | None:
     """Refuse `using` / `await using` declarations: QuickJS lets an interrupt escape from their disposers.
 
     `using` is only contextually reserved, so QuickJS itself tells the declaration from the
@@ -189,7 +222,7 @@ def _using_declaration(source: str) -> ScriptError | None:
     # "z" + 4 letters is never a keyword, and 26**4 words outnumber the substrings of any source allowed to run.
     words = ("z" + "".join(letters) for letters in itertools.product(string.ascii_lowercase, repeat=4))
     fresh = next(word for word in words if word not in source)
-    error = compile_script(source.replace("using", fresh)).error
+    error = compile_script(source.replace("using", fresh), modules).error
     if error is None:
         return None
     offset = _offset(source, error.line or 1, error.column or 1)
@@ -339,6 +372,8 @@ class Engine:
             if request.handler not in HANDLERS:
                 raise _Abort(ScriptError(ErrorKind.RUNTIME, "ReferenceError",
                                          f"{request.handler!r} is not a handler name"))
+            for module in compiled.modules:
+                self._js(self._context.eval_bytecode, module, during_eval=True)
             self._js(self._context.eval_bytecode, compiled.bytecode, during_eval=True)
             handler = self._js(self._context.eval_bytecode, _handler_lookup_bytecode(request.handler))
             self._js(self._start, handler, request.handler, json.dumps(request.input))

@@ -163,7 +163,7 @@ def serve(conn: Connection, address_space_bytes: int, stack_bytes: int, spin_sec
         if op == "run":
             request = request_from_wire(message["request"])
             hits = cache.hits
-            compiled = cache.compile(request.source, request.limits.source_bytes)
+            compiled = cache.compile(request.source, request.limits.source_bytes, request.modules)
             if compiled.error is not None:
                 result = RunResult(error=compiled.error)
             else:
@@ -173,7 +173,7 @@ def serve(conn: Connection, address_space_bytes: int, stack_bytes: int, spin_sec
             if engine is None:
                 engine = Engine(stack_bytes)
         elif op == "check":
-            error = cache.compile(message["source"]).error
+            error = cache.compile(message["source"], modules=message.get("modules")).error
             conn.send_bytes(encode({"op": "checked", "error": error.to_dict() if error else None}))
         else:
             return

@@ -27,10 +27,15 @@ from runtime.host import HostCall, HostRegistry
 from runtime.limits import JSON_MAX_DEPTH, ResourceLimits
 
 HANDLERS = ("main", "handler", "onEvent", "transformEvent", "transformBatch")
+TRANSFORM_HANDLER = "rudderstack"  # RudderStack transformation mode (runtime/transform.py)
 PRELUDE_FRAME = "__jsr$"
+SANDBOX = Path(__file__).parent / "sandbox"
 # Evaluated right after the script, in its context: yields the handler as the script's top level
-# binds it (function, const or let are all visible to a later script of the same context).
+# binds it (function, const or let are all visible to a later script of the same context). In
+# transformation mode it yields the wrapper around the script's transformEvent/transformBatch.
 _HANDLER_LOOKUP = {name: f"typeof {name} === 'function' ? {name} : null" for name in HANDLERS}
+_HANDLER_LOOKUP[TRANSFORM_HANDLER] = (SANDBOX / "transform.js").read_text()
+LOG_MODES = ("console", "test", "drop")  # what log() does: console.log, RudderStack's test-mode lines, nothing
 SCRIPT_FILE = "script.js"
 _FRAME = re.compile(r"^\s*at (?:(?P<fn>[^\s(]+) \()?(?P<file><input>|native|<lib:[^>]*>)"
                     r"(?::(?P<line>\d+):(?P<col>\d+))?\)?")
@@ -50,7 +55,7 @@ if not hasattr(quickjs.Context, "eval_bytecode"):
 
 @functools.cache
 def prelude_source() -> str:
-    return (Path(__file__).parent / "sandbox" / "prelude.js").read_text()
+    return (SANDBOX / "prelude.js").read_text()
 
 
 @functools.cache
@@ -89,6 +94,7 @@ class RunRequest:
     metadata: list[Any] = field(default_factory=list)  # metadata(event) in transformation mode
     limits: ResourceLimits = field(default_factory=ResourceLimits)
     modules: dict[str, str] = field(default_factory=dict)  # importable modules: specifier -> source
+    log_mode: str = "console"  # one of LOG_MODES
 
 
 @dataclass(frozen=True)
@@ -369,7 +375,7 @@ class Engine:
             self._context.set_memory_limit(limits.memory_bytes)
             self._context.set_max_stack_size(limits.stack_bytes)
             self._prepare(request)
-            if request.handler not in HANDLERS:
+            if request.handler not in _HANDLER_LOOKUP:
                 raise _Abort(ScriptError(ErrorKind.RUNTIME, "ReferenceError",
                                          f"{request.handler!r} is not a handler name"))
             for module in compiled.modules:
@@ -393,6 +399,7 @@ class Engine:
             "maxLogBytes": request.limits.log_bytes,
             "credentials": request.credentials,
             "metadata": request.metadata,
+            "logMode": request.log_mode if request.log_mode in LOG_MODES else "console",
         }
         self._js(self._setup, json.dumps(context), json.dumps(env))
 

@@ -85,12 +85,18 @@ def value(tenant_id: str, name: Any) -> str | None:
 
 
 @in_tenant
+def credentials(tenant_id: str) -> dict[str, str]:
+    """Every secret of the tenant by name, decrypted: what getCredential reads in a transformation
+    whose request carries no credentials of its own."""
+    key = _key()
+    return {secret.name: secret.get_value(key)
+            for secret in db.session.scalars(select(Secret).where(Secret.tenant_id == tenant_id))}
+
+
 def redactor(tenant_id: str):
     """A function that hides every value of the tenant's secrets in a text; None when there is nothing to hide."""
-    key = _key()
-    values = {secret.get_value(key) for secret in
-              db.session.scalars(select(Secret).where(Secret.tenant_id == tenant_id))}
-    values = sorted((v for v in values if len(v) >= MIN_REDACTED_CHARS), key=len, reverse=True)
+    values = sorted((v for v in set(credentials(tenant_id).values()) if len(v) >= MIN_REDACTED_CHARS),
+                    key=len, reverse=True)
     if not values:
         return None
     pattern = re.compile("|".join(map(re.escape, values)))

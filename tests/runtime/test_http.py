@@ -280,3 +280,26 @@ def test_bad_calls_are_clear_catchable_errors(run, allow, call, message):
     base = allow()
     result = run(script(f"return await {call};"), input=base + "/echo")
     assert result.output == {"error": message}
+
+
+def test_fetch_resolves_to_the_json_body_whatever_the_status_and_error_otherwise(run, allow):
+    base = allow()
+    result = run("async function main(input) {\n"
+                 "  return [(await fetch(input + '/echo?status=404')).method, await fetch(input + '/text'),\n"
+                 "          await fetch('http://10.0.0.1/'),\n"
+                 "          await fetch(input + '/echo', {method: 'POST', body: 'x'})];\n"
+                 "}", input=base)
+    assert result.output[0] == "GET" and result.output[1:3] == ["ERROR", "ERROR"]
+    assert result.output[3]["method"] == "POST" and result.output[3]["body"] == "x"
+
+
+def test_fetch_v2_resolves_every_status_and_rejects_with_a_message(run, allow):
+    base = allow()
+    result = run("async function main(input) {\n"
+                 "  const r = await fetchV2(input + '/text?status=500');\n"
+                 "  const j = await fetchV2(input + '/echo');\n"
+                 "  let failure;\n"
+                 "  try { await fetchV2('http://169.254.169.254/'); } catch (e) { failure = e.message; }\n"
+                 "  return [r.status, r.body, r.headers['content-type'], j.body.method, failure];\n}", input=base)
+    assert result.output == [500, "plain ✓", "text/plain; charset=utf-8", "GET",
+                             "blocked request to non-public address: 169.254.169.254"]

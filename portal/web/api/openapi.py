@@ -19,6 +19,8 @@ from portal.services.scripts import (
     NAME_RE,
     PATH_RE,
 )
+from portal.services.secrets import MAX_VALUE_CHARS as SECRET_MAX_VALUE
+from portal.services.secrets import NAME_RE as SECRET_NAME_RE
 
 _ID = {"type": "string", "format": "uuid"}
 _TIME = {"type": ["string", "null"], "format": "date-time"}
@@ -173,6 +175,25 @@ def openapi_document() -> dict[str, Any]:
                 "post": _op("Queue a run for the workers; poll the execution it returns (Location header)",
                             {"202": _json(_ref("Execution"), "Queued")}, body="RunInput", runs=True),
             },
+            "/scripts/{script_id}/transform": {
+                "parameters": [SCRIPT_ID],
+                "post": _op("Run the script as a RudderStack transformation over RudderStack's request list",
+                            {"200": _json(_ref("TransformOutput"))}, body="TransformInput", runs=True),
+            },
+            "/transform": {
+                "post": _op("Run unsaved code as a RudderStack transformation (test mode by default); nothing is "
+                            "stored", {"200": _json(_ref("TransformOutput"))}, body="TransformCodeInput", runs=True),
+            },
+            "/secrets": {
+                "get": _op("The tenant's secrets by name, never their values (org admins)",
+                           {"200": _list_of("Secret")}),
+            },
+            "/secrets/{name}": {
+                "parameters": [_path("name", {"type": "string", "pattern": SECRET_NAME_RE.pattern})],
+                "put": _op("Create or replace a secret (audited without its value)", {"200": _json(_ref("Secret"))},
+                           body="SecretInput"),
+                "delete": _op("Delete a secret", {"204": {"description": "Deleted"}}),
+            },
             "/executions": {
                 "get": _op("List executions, newest first", {"200": _list_of("ExecutionSummary")}, parameters=[
                     _query("script_id", _ID, "Only this script"),
@@ -289,6 +310,26 @@ def openapi_document() -> dict[str, Any]:
                     "expires_at": _TIME, "revoked_at": _TIME}},
                 "NewToken": {"allOf": [_ref("Token"), {"type": "object", "properties": {
                     "secret": {"type": "string", "description": "Shown once"}}}]},
+                "TransformInput": {"type": "object", "required": ["events"], "properties": {
+                    "events": {"type": "array", "items": _ref("TransformEvent")},
+                    "test": {"type": "boolean", "description": "Return log() lines (default false)"}}},
+                "TransformCodeInput": {"type": "object", "required": ["code", "events"], "properties": {
+                    "code": {"type": "string", "minLength": 1},
+                    "events": {"type": "array", "items": _ref("TransformEvent")},
+                    "test": {"type": "boolean", "description": "Return log() lines (default true)"}}},
+                "TransformEvent": {"type": "object", "required": ["message"], "properties": {
+                    "message": {"type": "object"}, "metadata": {"type": "object"}, "destination": {"type": "object"},
+                    "credentials": {"type": "array", "items": {"type": "object", "properties": {
+                        "key": {"type": "string"}, "value": {}}}}}},
+                "TransformOutput": {"type": "object", "required": ["transformedEvents", "logs"], "properties": {
+                    "transformedEvents": {"type": "array", "items": {"type": "object", "properties": {
+                        "statusCode": {"type": "integer"}, "output": {"type": "object"},
+                        "error": {"type": "string"}, "metadata": {"type": "object"}}}},
+                    "logs": {"type": "array", "items": {"type": "string"}}}},
+                "Secret": {"type": "object", "properties": {
+                    "name": {"type": "string"}, "created_at": _TIME, "updated_at": _TIME}},
+                "SecretInput": {"type": "object", "required": ["value"], "properties": {
+                    "value": _text(SECRET_MAX_VALUE, minLength=0)}},
                 "TokenCreate": {"type": "object", "properties": {
                     "user_id": {**_ID, "description": "Default: the caller"}, "name": _text(100),
                     "role": {"enum": _MEMBER_ROLES, "description": "Default and maximum: the user's role"},

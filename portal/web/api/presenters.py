@@ -65,3 +65,8 @@ def audit_json(event) -> dict[str, Any]:
     return {"id": event.id, "action": event.action, "user_id": event.user_id, "target_type": event.target_type,
             "target_id": event.target_id, "summary": event.summary, "details": event.details,
             "created_at": _time(event.created_at)}
+
+
+def secret_json(secret) -> dict[str, Any]:
+    """A secret's name and times: never its value."""
+    return {"name": secret.name, "created_at": _time(secret.created_at), "updated_at": _time(secret.updated_at)}

@@ -10,12 +10,20 @@ from flask_babel import lazy_gettext as _l
 from limits import parse
 
 from portal.extensions import csrf, limiter
-from portal.services import accounts, audit, executions, rbac, scripts
+from portal.services import accounts, audit, executions, rbac, scripts, secrets, transformations
 from portal.services.errors import ServiceError, TooManyRequests, UnsupportedMediaType, ValidationError
 from portal.services.inputs import MAX_JSON_DEPTH, depth
 from portal.web.api.auth import authenticate
 from portal.web.api.openapi import openapi_document
-from portal.web.api.presenters import audit_json, execution_json, script_json, token_json, user_json, version_json
+from portal.web.api.presenters import (
+    audit_json,
+    execution_json,
+    script_json,
+    secret_json,
+    token_json,
+    user_json,
+    version_json,
+)
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # bearer-token calls carry no CSRF token; session calls are checked in authenticate()
@@ -186,6 +194,43 @@ def enqueue_script(script_id: str):
     response = jsonify(execution_json(execution))
     response.headers["Location"] = f"{bp.url_prefix}/executions/{execution.id}"
     return response, 202
+
+
+@bp.post("/scripts/<script_id>/transform")
+@requires(rbac.SCRIPTS_EXECUTE)
+def transform_with_script(script_id: str):
+    _count_run()
+    body = _body()
+    return jsonify(transformations.run_script(g.actor, g.tenant_id, script_id, body.get("events"),
+                                              body.get("test", False)))
+
+
+@bp.post("/transform")
+@requires(rbac.SCRIPTS_EXECUTE)
+def transform_code():
+    _count_run()
+    body = _body()
+    return jsonify(transformations.run_code(g.actor, g.tenant_id, body.get("code"), body.get("events"),
+                                            body.get("test", True)))
+
+
+@bp.get("/secrets")
+@requires(rbac.SECRETS_MANAGE)
+def list_secrets():
+    return jsonify({"items": [secret_json(s) for s in secrets.names(g.actor, g.tenant_id)]})
+
+
+@bp.put("/secrets/<name>")
+@requires(rbac.SECRETS_MANAGE)
+def put_secret(name: str):
+    return jsonify(secret_json(secrets.put(g.actor, g.tenant_id, name, _body().get("value"))))
+
+
+@bp.delete("/secrets/<name>")
+@requires(rbac.SECRETS_MANAGE)
+def delete_secret(name: str):
+    secrets.delete(g.actor, g.tenant_id, name)
+    return "", 204
 
 
 @bp.get("/executions")

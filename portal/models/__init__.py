@@ -4,6 +4,7 @@ from portal.models.audit import AuditEvent
 from portal.models.cache import CacheEntry
 from portal.models.data import DataRecord
 from portal.models.execution import EXECUTION_STATUSES, TRIGGERS, DeadLetter, Execution
+from portal.models.library import Library, LibraryVersion
 from portal.models.script import HTTP_AUTH_MODES, SCRIPT_STATUSES, SCRIPT_TYPES, Script, ScriptVersion
 from portal.models.secret import Secret
 from portal.models.tenant import ImmutableError, Organization, Tenant
@@ -11,6 +12,7 @@ from portal.models.user import ROLES, ApiToken, User
 
 __all__ = [
     "EXECUTION_STATUSES", "HTTP_AUTH_MODES", "ROLES", "SCRIPT_STATUSES", "SCRIPT_TYPES", "TRIGGERS",
-    "ApiToken", "AuditEvent", "CacheEntry", "DataRecord", "DeadLetter", "Execution", "ImmutableError", "Organization",
+    "ApiToken", "AuditEvent", "CacheEntry", "DataRecord", "DeadLetter", "Execution", "ImmutableError", "Library",
+    "LibraryVersion", "Organization",
     "Script", "ScriptVersion", "Secret", "Tenant", "User",
 ]

@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 from portal.extensions import db
 from portal.models import EXECUTION_STATUSES, TRIGGERS, Execution, Script, Tenant, User
 from portal.models.execution import error_record
-from portal.services import audit, rbac, secrets
+from portal.services import audit, libraries, rbac, secrets
 from portal.services import runtime as runtime_service
 from portal.services.errors import Conflict, NotFound, TooManyRequests, ValidationError, refused_writes
 from portal.services.inputs import MAX_INT, is_id, json_error, require_choice, require_id, utc_time
@@ -20,6 +20,7 @@ from portal.services.rbac import Actor
 from portal.services.scope import in_system, in_tenant
 from portal.services.scripts import HANDLER_BY_TYPE
 from runtime import RunRequest, RunResult
+from runtime.modules import may_be_module
 
 log = logging.getLogger(__name__)
 DISPATCH_KEY = "jsr.dispatch"  # callable(execution_id) that queues a run; bound by create_app
@@ -159,6 +160,7 @@ def execute(execution_id: str, *, handler: str | None = None) -> Execution:
                  "scriptId": script.id, "executionId": execution.id,
                  "trigger": {"type": execution.trigger, "attempt": execution.attempt}},
         limits=runtime_service.limits_for(script, tenant),
+        modules=libraries.modules_for(tenant.id) if may_be_module(script.source) else {},
     )
     script_limit = min(script.concurrency, tenant.max_concurrency) if script.concurrency else None
     result = runtime_service.run(request, tenant_limit=tenant.max_concurrency, script_limit=script_limit)

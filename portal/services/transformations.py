@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 
 from portal.extensions import db
 from portal.models import Tenant
-from portal.services import rbac, scripts, secrets
+from portal.services import libraries, rbac, scripts, secrets
 from portal.services import runtime as runtime_service
 from portal.services.errors import ValidationError
 from portal.services.inputs import json_error, text_error
@@ -18,6 +18,7 @@ from portal.services.rbac import Actor
 from portal.services.scope import in_tenant
 from runtime import transform
 from runtime.limits import MB
+from runtime.modules import may_be_module
 
 
 def _events(events: Any) -> list[dict[str, Any]]:
@@ -42,7 +43,8 @@ def _run(actor: Actor, tenant_id: str, source: str, events: Any, test: Any, scri
         source_bytes=current_app.config["JSR_SOURCE_BYTES"])
     context = {"userId": actor.user_id, "scriptId": script_id}
     request = transform.request_for(source, tenant_id, events, test_mode=test, limits=limits, context=context,
-                                    credentials=secrets.credentials(tenant_id))
+                                    credentials=secrets.credentials(tenant_id),
+                                    modules=libraries.modules_for(tenant_id) if may_be_module(source) else None)
     result = runtime_service.run(request, tenant_limit=tenant.max_concurrency)
     return transform.response_from(events, result)
 

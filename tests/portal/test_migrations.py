@@ -11,7 +11,8 @@ from portal.extensions import db
 from tests.conftest import backend, fresh_database, make_app
 
 TENANT_TABLES = {"tenants", "organizations", "users", "api_tokens", "scripts", "script_versions",
-                 "executions", "dead_letters", "audit_events", "secrets", "data_records", "cache_entries"}
+                 "executions", "dead_letters", "audit_events", "secrets", "data_records", "cache_entries",
+                 "libraries", "library_versions"}
 
 
 def test_exactly_one_head():

@@ -257,13 +257,14 @@ def test_proxy_settings_of_the_environment_do_not_apply(run, allow, server, monk
         thread.join()
 
 
-def test_parallel_calls_are_served_concurrently(run, allow, server, host):
+def test_parallel_calls_are_served_concurrently(run, allow, server):
     base = allow()
     result = run("async function main(input, ctx) {\n"
                  "  const calls = Array.from({length: 10}, () => ctx.http.get(input + '/slow?ms=200'));\n"
                  "  return (await Promise.all(calls)).map(r => r.status);\n}", input=base)
     assert result.output == [200] * 10
-    assert server.max_inflight == min(10, host.max_parallel)
+    # Served one at a time, at most one request would ever be in flight at the server.
+    assert server.max_inflight > 1
 
 
 @pytest.mark.parametrize(("call", "message"), [

@@ -10,6 +10,8 @@ from typing import Any
 from portal.models import EXECUTION_STATUSES, HTTP_AUTH_MODES, ROLES, SCRIPT_STATUSES, SCRIPT_TYPES, TRIGGERS
 from portal.services.accounts import MAX_TOKEN_DAYS
 from portal.services.inputs import MAX_INT
+from portal.services.libraries import MAX_DESCRIPTION as LIBRARY_MAX_DESCRIPTION
+from portal.services.libraries import NAME_RE as LIBRARY_NAME_RE
 from portal.services.queries import MAX_PAGE
 from portal.services.scripts import (
     EVENT_PATTERN_RE,
@@ -96,6 +98,7 @@ def _text(max_length: int, **extra) -> dict[str, Any]:
 
 
 SCRIPT_ID = _path("script_id")
+LIBRARY_ID = _path("library_id")
 
 
 def _script_fields() -> dict[str, Any]:
@@ -183,6 +186,27 @@ def openapi_document() -> dict[str, Any]:
             "/transform": {
                 "post": _op("Run unsaved code as a RudderStack transformation (test mode by default); nothing is "
                             "stored", {"200": _json(_ref("TransformOutput"))}, body="TransformCodeInput", runs=True),
+            },
+            "/libraries": {
+                "get": _op("List the tenant's libraries by name", {"200": _list_of("Library")},
+                           parameters=_paging(100)),
+                "post": _op("Create a library (version 1); its imports must resolve among the tenant's libraries",
+                            {"201": _json(_ref("LibraryWithSource"), "Created")}, body="LibraryCreate"),
+            },
+            "/libraries/{library_id}": {
+                "parameters": [LIBRARY_ID],
+                "get": _op("Show a library", {"200": _json(_ref("LibraryWithSource"))}),
+                "patch": _op("Change a library; a new source is the next version",
+                             {"200": _json(_ref("LibraryWithSource"))}, body="LibraryPatch"),
+                "delete": _op("Delete a library with its versions", {"204": {"description": "Deleted"}}),
+            },
+            "/libraries/{library_id}/versions": {
+                "parameters": [LIBRARY_ID],
+                "get": _op("List versions, newest first", {"200": _list_of("Version")}, parameters=_paging(100)),
+            },
+            "/libraries/{library_id}/versions/{number}": {
+                "parameters": [LIBRARY_ID, _path("number", {"type": "integer", "minimum": 1, "maximum": MAX_INT})],
+                "get": _op("Show a version with its source", {"200": _json(_ref("VersionWithSource"))}),
             },
             "/secrets": {
                 "get": _op("The tenant's secrets by name, never their values (org admins)",
@@ -326,6 +350,17 @@ def openapi_document() -> dict[str, Any]:
                         "statusCode": {"type": "integer"}, "output": {"type": "object"},
                         "error": {"type": "string"}, "metadata": {"type": "object"}}}},
                     "logs": {"type": "array", "items": {"type": "string"}}}},
+                "Library": {"type": "object", "properties": {
+                    "id": _ID, "name": {"type": "string"}, "description": {"type": "string"},
+                    "version": {"type": "integer"}, "created_at": _TIME, "updated_at": _TIME}},
+                "LibraryWithSource": {"allOf": [_ref("Library"), {"type": "object", "properties": {
+                    "source": {"type": "string"}}}]},
+                "LibraryCreate": {"type": "object", "required": ["name", "source"], "properties": {
+                    "name": _text(64, pattern=LIBRARY_NAME_RE.pattern, description="The import specifier"),
+                    "source": {"type": "string", "minLength": 1}, "description": _text(LIBRARY_MAX_DESCRIPTION)}},
+                "LibraryPatch": {"type": "object", "properties": {
+                    "source": {"type": "string", "minLength": 1}, "description": _text(LIBRARY_MAX_DESCRIPTION),
+                    "change_description": {"type": ["string", "null"], "maxLength": LIBRARY_MAX_DESCRIPTION}}},
                 "Secret": {"type": "object", "properties": {
                     "name": {"type": "string"}, "created_at": _TIME, "updated_at": _TIME}},
                 "SecretInput": {"type": "object", "required": ["value"], "properties": {

@@ -70,3 +70,12 @@ def audit_json(event) -> dict[str, Any]:
 def secret_json(secret) -> dict[str, Any]:
     """A secret's name and times: never its value."""
     return {"name": secret.name, "created_at": _time(secret.created_at), "updated_at": _time(secret.updated_at)}
+
+
+def library_json(library, source: bool = False) -> dict[str, Any]:
+    data = {"id": library.id, "name": library.name, "description": library.description,
+            "version": library.current_version, "created_at": _time(library.created_at),
+            "updated_at": _time(library.updated_at)}
+    if source:
+        data["source"] = library.source
+    return data

@@ -147,8 +147,12 @@ def _module_text(name: str, module: Rewritten) -> str:
             f"{module.text}\nreturn Object.freeze({{__proto__: null, {stars}{exports}}});\n}})();")
 
 
+@functools.lru_cache(maxsize=256)
 def rewrite(source: str) -> Rewritten:
-    """Blank or replace the top-level import/export statements of `source` (see the module docstring)."""
+    """Blank or replace the top-level import/export statements of `source` (see the module docstring).
+
+    Cached: a library or package imported by many scripts is parsed once per process (never mutate the result).
+    """
     if not may_be_module(source):
         return Rewritten(source)
     data = source.encode("utf-8", "surrogatepass")

@@ -20,6 +20,7 @@ from portal.services.inputs import is_id, require_number, text_error
 from portal.services.queries import page
 from portal.services.rbac import Actor
 from portal.services.scope import in_tenant
+from runtime.packages import PACKAGES
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 MAX_DESCRIPTION = 2000
@@ -79,6 +80,8 @@ def _validate(tenant_id: str, name: Any, source: Any, description: Any, library_
     others = modules_for(tenant_id, leave_out=library_id)
     if isinstance(name, str) and name in others:
         errors["name"] = _l("A library with this name already exists.")
+    elif isinstance(name, str) and name in PACKAGES:
+        errors["name"] = _l("This name is taken by a package every script can import.")
     if "name" not in errors:
         errors.update(script_service.validate_source(source, {**others, name: source}))
     return errors

@@ -115,8 +115,8 @@ def test_v0_transform_is_a_batch_handler(transform):
     ("export function transformEvent(e) { return e; }\nexport function transformBatch(e) { return e; }",
      "TypeError: the transformation defines both transformEvent and transformBatch: keep one"),
     ("export function transformEvent(e) { return e; ", "SyntaxError: unexpected token in expression: ''"),
-    ("import _ from 'lodash';\nexport function transformEvent(e) { return e; }",
-     "SyntaxError: import from 'lodash' failed. Module not found."),
+    ("import _ from 'left-pad';\nexport function transformEvent(e) { return e; }",
+     "SyntaxError: import from 'left-pad' failed. Module not found."),
 ])
 def test_a_whole_call_failure_fails_every_event(transform, source, message):
     rows = transform(source, TWO)["transformedEvents"]

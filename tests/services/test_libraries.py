@@ -52,6 +52,7 @@ def test_a_new_library_version_is_what_the_next_run_imports(db_session, make_ten
     ("a", "import {x} from 'nowhere';\nexport const a = 1;", "import from 'nowhere' failed. Module not found."),
     ("a", "export const a = ;", "Syntax error at line 1, column 18"),
     ("Bad Name", "export const a = 1;", None),
+    ("lodash", "export const a = 1;", None),  # a curated package's name
 ])
 def test_a_library_is_checked_when_saved(db_session, make_tenant, make_user, name, source, message):
     tenant = make_tenant()
@@ -77,8 +78,8 @@ def test_a_script_importing_what_does_not_exist_is_refused_at_save(db_session, m
     admin = _admin(make_user, tenant)
     with pytest.raises(ValidationError) as caught:
         scripts.create(admin, tenant.id, {"name": "Job", "type": "oneoff",
-                                          "source": "export function main() {}\n  import _ from 'lodash';"})
-    assert caught.value.errors["source"] == ("Syntax error at line 2, column 3: import from 'lodash' failed. "
+                                          "source": "export function main() {}\n  import _ from 'left-pad';"})
+    assert caught.value.errors["source"] == ("Syntax error at line 2, column 3: import from 'left-pad' failed. "
                                              "Module not found.")
 
 

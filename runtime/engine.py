@@ -18,6 +18,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import quickjs
 
@@ -494,10 +495,10 @@ class Engine:
                    for call in calls]
         responses = []
         for call, (answer, elapsed_ms) in zip(calls, answers, strict=True):
-            result.host_call_timings.append({"api": call.get("api"), "method": call.get("method"),
-                                             "ms": round(elapsed_ms, 3), "ok": answer["ok"]})
             answer["id"] = call.get("id")
-            responses.append(json.dumps(answer))
+            text = json.dumps(answer)
+            responses.append(text)
+            result.host_call_timings.append(_call_record(call, answer, elapsed_ms, len(text)))
         return "[" + ",".join(responses) + "]"
 
     def _finish_run(self, limits: ResourceLimits, result: RunResult) -> None:
@@ -536,6 +537,26 @@ class Engine:
             return int(self._context.memory()["memory_used_size"])
         except Exception:
             return 0
+
+
+def _call_record(call: dict, answer: dict, elapsed_ms: float, size: int) -> dict[str, Any]:
+    """What a run touched, for its history: api, method, target (an HTTP host, a collection, an event type;
+    never a URL's path or query, a cache key or a secret's name), HTTP status, time and answer size."""
+    api, args = call.get("api"), call.get("args")
+    first = args[0] if isinstance(args, list) and args and isinstance(args[0], str) else None
+    target = None
+    if api == "http" and first is not None:
+        try:
+            target = urlsplit(first).hostname
+        except ValueError:
+            target = None
+    elif api in ("db", "events") and first is not None:
+        target = first[:200]
+    value, error = answer.get("value"), answer.get("error")
+    status = (value.get("status") if answer["ok"] and isinstance(value, dict) and api == "http"
+              else error.get("status") if isinstance(error, dict) else None)
+    return {"api": api, "method": call.get("method"), "target": target, "status": status,
+            "ms": round(elapsed_ms, 3), "bytes": size, "ok": answer["ok"]}
 
 
 def _parse_batch(batch: str, limits: ResourceLimits) -> list[dict]:

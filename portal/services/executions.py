@@ -222,6 +222,7 @@ def record_result(execution: Execution, result: RunResult) -> None:
     execution.duration_ms = data["duration_ms"]
     execution.memory_bytes = data["memory_bytes"]
     execution.host_calls = data["host_calls"]
+    execution.outbound_calls = data["host_call_timings"]
     execution.finished_at = datetime.now(UTC)
 
 

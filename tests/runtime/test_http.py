@@ -304,3 +304,16 @@ def test_fetch_v2_resolves_every_status_and_rejects_with_a_message(run, allow):
                  "  return [r.status, r.body, r.headers['content-type'], j.body.method, failure];\n}", input=base)
     assert result.output == [500, "plain ✓", "text/plain; charset=utf-8", "GET",
                              "blocked request to non-public address: 169.254.169.254"]
+
+
+def test_each_call_is_recorded_with_host_and_status_but_no_path(run, allow):
+    base = allow()
+    result = run(script("await ctx.http.get(input + '/echo?token=abc123', {headers: {'x-api-key': 'k-999'}});\n"
+                        "await ctx.http.get(input + '/text?status=503');\n"
+                        "return await ctx.http.get('http://10.1.1.1/private');"), input=base)
+    records = result.host_call_timings
+    assert [(r["api"], r["method"], r["target"], r["status"], r["ok"]) for r in records] == [
+        ("http", "get", "127.0.0.1", 200, True), ("http", "get", "127.0.0.1", 503, True),
+        ("http", "get", "10.1.1.1", None, False)]
+    assert all(r["bytes"] > 0 and r["ms"] >= 0 for r in records)
+    assert "abc123" not in str(records) and "k-999" not in str(records) and "private" not in str(records)

@@ -211,3 +211,19 @@ def test_an_expired_database_entry_reads_as_missing(db_session, make_tenant, mak
 ])
 def test_cache_refusals_are_catchable_errors(db_session, make_tenant, make_user, cache_backend, call, message):
     assert output(make_user, make_tenant(), f"return await {call};")["error"].startswith(message)
+
+
+def test_an_execution_records_what_it_touched_without_secrets(db_session, make_tenant, make_user):
+    tenant = make_tenant()
+    secrets.put(Actor.of(make_user(role="org_admin", tenant=tenant)), tenant.id, "KEY", "s3cr3t-value")
+    execution = run_script(make_user, tenant, """async function main(input, ctx) {
+      await ctx.db.insert('orders', {n: 1});
+      await ctx.cache.set('user:42', await ctx.secrets.get('KEY'));
+      try { await ctx.db.query('bad name!'); } catch (e) {}
+      return 1;
+    }""")
+    assert execution.status == "completed", execution.error
+    calls = [(c["api"], c["method"], c["target"], c["ok"]) for c in execution.outbound_calls]
+    assert calls == [("db", "insert", "orders", True), ("secrets", "get", None, True),
+                     ("cache", "set", None, True), ("db", "query", "bad name!", False)]
+    assert "s3cr3t" not in str(execution.outbound_calls) and "user:42" not in str(execution.outbound_calls)

@@ -317,7 +317,13 @@ def openapi_document() -> dict[str, Any]:
                     "input": {}, "output": {},
                     "logs": {"type": "array", "items": {"type": "object", "properties": {
                         "level": {"type": "string"}, "time": {"type": "number"},
-                        "message": {"type": "string"}}}}}}]},
+                        "message": {"type": "string"}}}},
+                    "outbound_calls": {"type": "array", "description": "One entry per host call", "items": {
+                        "type": "object", "properties": {
+                            "api": {"type": "string"}, "method": {"type": "string"},
+                            "target": {"type": ["string", "null"], "description": "HTTP host, collection or event"},
+                            "status": {"type": ["integer", "null"]}, "ms": {"type": "number"},
+                            "bytes": {"type": "integer"}, "ok": {"type": "boolean"}}}}}}]},
                 "User": {"type": "object", "properties": {
                     "id": _ID, "email": {"type": "string"}, "name": {"type": "string"}, "role": {"enum": list(ROLES)},
                     "active": {"type": "boolean"}, "locked_until": _TIME, "created_at": _TIME}},

@@ -42,7 +42,8 @@ def execution_json(execution, detail: bool = True) -> dict[str, Any]:
         "finished_at": _time(execution.finished_at),
     }
     if detail:
-        data.update(input=execution.input, output=execution.output, logs=execution.logs or [])
+        data.update(input=execution.input, output=execution.output, logs=execution.logs or [],
+                    outbound_calls=execution.outbound_calls or [])
     return data
 
 

@@ -12,6 +12,9 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
+from limits import parse
+from limits.storage import storage_from_string
+from limits.strategies import FixedWindowRateLimiter
 
 from portal.services import cache, datastore, secrets
 from portal.services.errors import ServiceError, ValidationError
@@ -37,10 +40,19 @@ def register(app: Flask, registry: HostRegistry) -> None:
     config = app.config
     registry.register("http", HttpHandler(AddressPolicy.from_setting(config["JSR_HTTP_ALLOW"]),
                                           max_bytes=config["JSR_HTTP_MAX_BYTES"],
-                                          default_timeout_ms=config["JSR_HTTP_TIMEOUT_MS"]))
+                                          default_timeout_ms=config["JSR_HTTP_TIMEOUT_MS"],
+                                          admit=outbound_rate(config["JSR_HTTP_RATE"], config["REDIS_URL"])))
     registry.register("db", ServiceHandler(app, "db", DB_METHODS))
     registry.register("secrets", ServiceHandler(app, "secrets", SECRETS_METHODS))
     registry.register("cache", ServiceHandler(app, "cache", CACHE_METHODS))
+
+
+def outbound_rate(rate: str, redis_url: str | None) -> Callable[[str], bool]:
+    """JSR_HTTP_RATE per tenant (e.g. "60 per minute"), counted in Redis when configured so that every
+    process shares the count, in this process's memory otherwise."""
+    item = parse(rate)
+    limiter = FixedWindowRateLimiter(storage_from_string(redis_url or "memory://"))
+    return lambda tenant_id: limiter.hit(item, "jsr-http-out", tenant_id)
 
 
 class ServiceHandler:

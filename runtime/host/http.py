@@ -15,6 +15,7 @@ parsed when the content type says JSON and text otherwise.
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin
@@ -39,15 +40,23 @@ def http_error(message: str, status: int | None = None) -> HostError:
 
 @dataclass(frozen=True)
 class HttpHandler:
-    """The host handler for the `http` API; register it as `registry.register("http", handler)`."""
+    """The host handler for the `http` API; register it as `registry.register("http", handler)`.
+
+    `admit(tenant_id)` is the per-tenant outbound rate (the portal's, shared across processes
+    through Redis when configured): it says whether one more call may go out now.
+    """
 
     policy: AddressPolicy
     max_bytes: int = 5 * 1024 * 1024
     default_timeout_ms: int = 10_000
     max_redirects: int = 5
+    admit: Callable[[str], bool] | None = None
 
     def __call__(self, call: HostCall) -> dict[str, Any]:
         url, options = _arguments(call.args)
+        if self.admit is not None and not self.admit(call.tenant_id):
+            raise HostError("this tenant's outbound HTTP rate is spent; try again in a minute",
+                            name="RateLimitExceeded", status=429)
         if call.method == "request":
             method = str(options.get("method") or "GET").upper()
         else:

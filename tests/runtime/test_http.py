@@ -317,3 +317,19 @@ def test_each_call_is_recorded_with_host_and_status_but_no_path(run, allow):
         ("http", "get", "10.1.1.1", None, False)]
     assert all(r["bytes"] > 0 and r["ms"] >= 0 for r in records)
     assert "abc123" not in str(records) and "k-999" not in str(records) and "private" not in str(records)
+
+
+def test_the_tenant_outbound_rate_is_a_clear_error(run, host, server):
+    asked = []
+
+    def admit(tenant_id):
+        asked.append(tenant_id)
+        return False
+
+    policy = AddressPolicy.from_setting(f"127.0.0.1:{server.port}")
+    host.register("http", HttpHandler(policy, admit=admit))
+    result = run(script("return await ctx.http.get(input);"), input=f"http://127.0.0.1:{server.port}/echo",
+                 tenant="tenant-r")
+    assert result.output == {"error": "RateLimitExceeded: this tenant's outbound HTTP rate is spent; try again in "
+                                      "a minute"}
+    assert asked == ["tenant-r"] and server.requests == []

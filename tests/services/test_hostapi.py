@@ -2,6 +2,7 @@
 
 import os
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -227,3 +228,25 @@ def test_an_execution_records_what_it_touched_without_secrets(db_session, make_t
     assert calls == [("db", "insert", "orders", True), ("secrets", "get", None, True),
                      ("cache", "set", None, True), ("db", "query", "bad name!", False)]
     assert "s3cr3t" not in str(execution.outbound_calls) and "user:42" not in str(execution.outbound_calls)
+
+
+def test_outbound_rate_counts_per_tenant():
+    admit = hostapi.outbound_rate("2 per minute", None)
+    tenant, other = str(uuid.uuid4()), str(uuid.uuid4())
+    assert [admit(tenant) for _ in range(3)] == [True, True, False]
+    assert admit(other) is True
+
+
+def test_outbound_rate_is_shared_across_processes_through_redis():
+    url = os.environ.get("TEST_REDIS_URL")
+    if not url:
+        pytest.skip("TEST_REDIS_URL is not set")
+    tenant = str(uuid.uuid4())
+    one, two = hostapi.outbound_rate("3 per minute", url), hostapi.outbound_rate("3 per minute", url)
+    client = redis.Redis.from_url(url)
+    try:
+        assert [one(tenant), two(tenant), one(tenant), two(tenant)] == [True, True, True, False]
+    finally:
+        for key in client.scan_iter(f"*jsr-http-out*{tenant}*"):
+            client.delete(key)
+        client.close()

@@ -139,6 +139,7 @@ globalThis.__jsr$driver = function __jsr$prelude(G) {
     }]);
   }
   __jsr$lock(G, 'fetchV2', __jsr$fetchV2);
+  __jsr$lock(G, 'geolocation', function __jsr$geolocation(ip) { return __jsr$hostCall('geolocation', 'lookup', [ip]); });
   __jsr$lock(G, 'fetch', function __jsr$fetch(url, options) {
     return apply(then, apis.http.request(url, options === undefined ? null : options), [
       function __jsr$ok(r) { const body = __jsr$json(r.body); return body === notJson ? 'ERROR' : body; },

@@ -141,6 +141,8 @@ declare function fetchV2(url: string, options?: HttpRequestOptions): Promise<Htt
 /** The request's credentials, else the tenant's secrets; throws TypeError without a key. */
 declare function getCredential(key: string | number | boolean | object): string | undefined;
 declare function metadata(event: RudderEvent): EventMetadata;
+/** The operator's GEOLOCATION_URL service (`GET /geoip/{ip}`); rejects clearly when it is not configured. */
+declare function geolocation(ip: string): Promise<Json>;
 declare function setTimeout(callback: (...args: unknown[]) => void, delay?: number, ...args: unknown[]): number;
 declare function clearTimeout(id: number): void;
 

@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from runtime import ErrorKind
+from runtime.host.geolocation import GeolocationHandler
 from runtime.host.http import HttpHandler
 from runtime.ssrf import AddressPolicy, system_resolver
 
@@ -333,3 +334,22 @@ def test_the_tenant_outbound_rate_is_a_clear_error(run, host, server):
     assert result.output == {"error": "RateLimitExceeded: this tenant's outbound HTTP rate is spent; try again in "
                                       "a minute"}
     assert asked == ["tenant-r"] and server.requests == []
+
+
+def test_geolocation_asks_the_configured_service(run, host, server):
+    host.register("geolocation", GeolocationHandler(f"http://127.0.0.1:{server.port}"))
+    result = run("async function main() {\n"
+                 "  const out = [(await geolocation('1.2.3.4')).path];\n"
+                 "  for (const ip of [undefined, 'not-an-ip']) {\n"
+                 "    try { await geolocation(ip); } catch (e) { out.push(e.message); }\n"
+                 "  }\n  return out;\n}")
+    assert result.output == ["/geoip/1.2.3.4", "ip address is required", "invalid ip address"]
+    assert server.requests[0]["path"] == "/geoip/1.2.3.4"
+
+
+def test_geolocation_rejects_clearly_without_a_service_or_on_a_bad_status(run, host, server):
+    host.register("geolocation", GeolocationHandler(None))
+    source = "async function main() { try { return await geolocation('1.2.3.4'); } catch (e) { return e.message; } }"
+    assert run(source).output == "geolocation is not available right now"
+    host.register("geolocation", GeolocationHandler(f"http://127.0.0.1:{server.port}/text?status=503&x="))
+    assert run(source).output == "request to fetch geolocation failed with status code: 503"

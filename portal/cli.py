@@ -8,11 +8,12 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from portal.services import accounts, demo, executions, secrets
+from portal.services import accounts, demo, executions, libraries, secrets
 from portal.services import runtime as runtime_service
 from portal.services.errors import ServiceError
 from portal.services.rbac import Actor, Role
 from runtime import HANDLERS, RunRequest, transform
+from runtime.modules import may_be_module
 
 jsr = AppGroup("jsr", help="JS Runtime Portal commands.")
 
@@ -25,6 +26,11 @@ def _tenant_id(slug: str | None) -> str:
         return accounts.tenant_by_slug(slug).id
     except ServiceError as exc:
         _fail(exc)
+
+
+def _modules(tenant_id: str, source: str) -> dict[str, str]:
+    """The tenant's libraries, for a source that may import them."""
+    return libraries.modules_for(tenant_id) if tenant_id and may_be_module(source) else {}
 
 
 def _json_file(path: Path, option: str):
@@ -46,8 +52,10 @@ def run_file(file: Path, input_json: str, handler: str, tenant_slug: str | None)
         payload = json.loads(input_json)
     except json.JSONDecodeError as exc:
         raise click.BadParameter(f"not valid JSON: {exc}", param_hint="--input") from None
-    request = RunRequest(source=file.read_text(), tenant_id=_tenant_id(tenant_slug), handler=handler, input=payload,
-                         context={"trigger": {"type": "manual"}}, limits=runtime_service.default_limits())
+    source, tenant_id = file.read_text(), _tenant_id(tenant_slug)
+    request = RunRequest(source=source, tenant_id=tenant_id, handler=handler, input=payload,
+                         context={"trigger": {"type": "manual"}}, limits=runtime_service.default_limits(),
+                         modules=_modules(tenant_id, source))
     result = runtime_service.pool().run(request)
     for entry in result.logs:
         click.echo(f"[{entry.level}] {entry.message}", err=True)
@@ -75,9 +83,10 @@ def transform_file(file: Path, events_file: Path, tenant_slug: str | None, test_
         events = transform.check_events(_json_file(events_file, "--events"))
     except transform.TransformInputError as exc:
         raise click.BadParameter(str(exc), param_hint="--events") from None
-    tenant_id = _tenant_id(tenant_slug)
-    request = transform.request_for(file.read_text(), tenant_id, events, test_mode=test_mode,
-                                    credentials=secrets.credentials(tenant_id) if tenant_id else None)
+    source, tenant_id = file.read_text(), _tenant_id(tenant_slug)
+    request = transform.request_for(source, tenant_id, events, test_mode=test_mode,
+                                    credentials=secrets.credentials(tenant_id) if tenant_id else None,
+                                    modules=_modules(tenant_id, source))
     result = runtime_service.pool().run(request)
     click.echo(json.dumps(transform.response_from(events, result), indent=2, ensure_ascii=False))
 

@@ -106,7 +106,12 @@ class CompiledScript:
     source: str
     error: ScriptError | None
     bytecode: bytes | None = None
-    modules: tuple[bytes, ...] = ()  # the imported modules' bytecode, evaluated first in this order
+    modules: tuple[tuple[str, bytes], ...] = ()  # the imported modules (name, bytecode), evaluated first in order
+
+    @property
+    def packages(self) -> tuple[str, ...]:
+        """The curated packages it imports, directly or not."""
+        return tuple(name for name, _ in self.modules if name in packages.PACKAGES)
 
 
 class CompilationCache:
@@ -172,7 +177,7 @@ def source_size_error(source: str, max_bytes: int | None) -> ScriptError | None:
 
 
 def _entry_bytes(entry: CompiledScript) -> int:
-    return len(entry.source) + len(entry.bytecode or b"") + sum(map(len, entry.modules))
+    return len(entry.source) + len(entry.bytecode or b"") + sum(len(code) for _, code in entry.modules)
 
 
 def compile_script(source: str, modules: dict[str, str] | None = None) -> CompiledScript:
@@ -192,7 +197,7 @@ def compile_script(source: str, modules: dict[str, str] | None = None) -> Compil
     module_code = []
     for unit in linked.units[:-1] if linked is not None else ():
         try:
-            module_code.append(_module_bytecode(unit.text, unit.filename))
+            module_code.append((unit.name, _module_bytecode(unit.text, unit.filename)))
         except quickjs.JSException as exc:
             error = error_from_text(str(exc), ErrorKind.SYNTAX)
             return CompiledScript(source, ScriptError(
@@ -214,6 +219,12 @@ def compile_script(source: str, modules: dict[str, str] | None = None) -> Compil
 def _module_bytecode(text: str, filename: str) -> bytes:
     """A linked module compiled once per process, whichever scripts import it (lodash: ~70 KB of source)."""
     return _compiler().compile(text, filename)
+
+
+def package_bytecode(name: str) -> bytes:
+    """A curated package's unit, as the linker makes it, compiled once per process."""
+    unit = es_modules.module_unit(name, packages.sources()[name])
+    return _module_bytecode(unit.text, unit.filename)
 
 
 def check_syntax(source: str, modules: dict[str, str] | None = None) -> ScriptError | None:
@@ -352,7 +363,9 @@ class Engine:
     survive), so after `run` the engine is spent and must be dropped.
     """
 
-    def __init__(self, stack_bytes: int = ResourceLimits.stack_bytes) -> None:
+    def __init__(self, stack_bytes: int = ResourceLimits.stack_bytes, preload: tuple[str, ...] = ()) -> None:
+        """`preload`: curated packages evaluated now, while the context is prepared, instead of during its run
+        (the runner passes those its last run imported). Trusted code, before any user code exists."""
         self.thread_id = threading.get_ident()
         self.created_at = time.monotonic()
         self.spent = False
@@ -361,6 +374,9 @@ class Engine:
         self._context.eval_bytecode(prelude_bytecode())  # parks the driver on globalThis.__jsr$driver
         methods = [self._context.eval(f"__jsr$driver.{name}") for name in _DRIVER_METHODS]
         self._context.eval("delete globalThis.__jsr$driver")
+        for name in preload:
+            self._context.eval_bytecode(package_bytecode(name))
+        self.preloaded = frozenset(preload)
         (self._setup, self._start, self._poll, self._deliver, self._next_timer_at, self._fire_timers,
          self._finish) = methods
         self._deadline = 0.0
@@ -385,8 +401,9 @@ class Engine:
             if request.handler not in _HANDLER_LOOKUP:
                 raise _Abort(ScriptError(ErrorKind.RUNTIME, "ReferenceError",
                                          f"{request.handler!r} is not a handler name"))
-            for module in compiled.modules:
-                self._js(self._context.eval_bytecode, module, during_eval=True)
+            for name, module in compiled.modules:
+                if name not in self.preloaded:
+                    self._js(self._context.eval_bytecode, module, during_eval=True)
             self._js(self._context.eval_bytecode, compiled.bytecode, during_eval=True)
             handler = self._js(self._context.eval_bytecode, _handler_lookup_bytecode(request.handler))
             self._js(self._start, handler, request.handler, json.dumps(request.input))

@@ -125,10 +125,19 @@ def link(source: str, modules: Mapping[str, str], entry_points: tuple[str, ...] 
             return Linked(error=ScriptError(ErrorKind.SYNTAX, "SyntaxError",
                                             f"import from '{item.specifier}' failed. {problem}",
                                             item.line, item.column))
-    units = [Unit(name, _module_text(name, rewritten[name]), MODULE_FILE.format(name)) for name in order]
+    units = [_unit(name, rewritten[name]) for name in order]
     aliases = "".join(f"\nconst {name} = {local};" for name, local in script.exports.items()
                       if name in entry_points and local != name)
     return Linked((*units, Unit(None, script.text + aliases)), script)
+
+
+def module_unit(name: str, source: str) -> Unit:
+    """The unit that evaluates the module `source` under `name` (for a module without imports of its own)."""
+    return _unit(name, rewrite(source))
+
+
+def _unit(name: str, module: Rewritten) -> Unit:
+    return Unit(name, _module_text(name, module), MODULE_FILE.format(name))
 
 
 def _missing_export(module: Rewritten, item: Import) -> str | None:

@@ -168,10 +168,11 @@ def serve(conn: Connection, address_space_bytes: int, stack_bytes: int, spin_sec
                 result = RunResult(error=compiled.error)
             else:
                 result = engine.run(request, compiled, host)
-                engine = None  # a used context is never reused: freed here, after the answer
             conn.send_bytes(encode({"op": "result", "result": result_to_wire(result), "cached": cache.hits > hits}))
-            if engine is None:
-                engine = Engine(stack_bytes)
+            if engine.spent:  # a used context is never reused: freed here, after the answer
+                engine = None
+                # The next run likely imports what this one did: its packages are loaded off that run's path.
+                engine = Engine(stack_bytes, preload=compiled.packages)
         elif op == "check":
             error = cache.compile(message["source"], modules=message.get("modules")).error
             conn.send_bytes(encode({"op": "checked", "error": error.to_dict() if error else None}))

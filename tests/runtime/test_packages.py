@@ -1,5 +1,6 @@
 """The curated npm packages, imported like any module: lodash and dayjs with its utc plugin."""
 
+from runtime import CompilationCache, Engine, HostRegistry, RunRequest
 from runtime.packages import PACKAGES, sources
 
 
@@ -38,3 +39,18 @@ def test_packages_are_shared_and_each_run_evaluates_its_own_copy(run):
 
 def test_every_curated_package_loads():
     assert set(sources()) == set(PACKAGES)
+
+
+def test_a_context_prepared_with_its_packages_runs_the_script_without_loading_them_again():
+    cache = CompilationCache()
+    source = "import _ from 'lodash';\nexport const main = (xs) => _.uniq(xs);"
+    compiled = cache.compile(source)
+    assert compiled.packages == ("lodash",)
+    engine = Engine(preload=compiled.packages)
+    assert engine.preloaded == {"lodash"}
+    request = RunRequest(source=source, tenant_id="t", input=[1, 1, 2])
+    assert engine.run(request, compiled, HostRegistry()).output == [1, 2]
+    plain = cache.compile("function main() { return typeof _; }")
+    assert plain.packages == ()
+    assert Engine(preload=("lodash",)).run(RunRequest(source=plain.source, tenant_id="t"), plain,
+                                            HostRegistry()).output == "undefined"

@@ -143,6 +143,21 @@ declare function getCredential(key: string | number | boolean | object): string 
 declare function metadata(event: RudderEvent): EventMetadata;
 /** The operator's GEOLOCATION_URL service (`GET /geoip/{ip}`); rejects clearly when it is not configured. */
 declare function geolocation(ip: string): Promise<Json>;
+/** UTF-8 only, as the WHATWG Encoding standard specifies it; lone surrogates become U+FFFD. */
+declare class TextEncoder {
+  readonly encoding: "utf-8";
+  encode(input?: string): Uint8Array;
+}
+declare class TextDecoder {
+  /** Only "utf-8" (and its labels); others throw RangeError. */
+  constructor(label?: string, options?: { fatal?: boolean; ignoreBOM?: boolean });
+  readonly encoding: "utf-8";
+  readonly fatal: boolean;
+  readonly ignoreBOM: boolean;
+  decode(input?: ArrayBuffer | ArrayBufferView): string;
+}
+/** A deep copy of plain data (objects, arrays, Date, RegExp, Map, Set, buffers, errors; cycles kept). */
+declare function structuredClone<T>(value: T): T;
 declare function setTimeout(callback: (...args: unknown[]) => void, delay?: number, ...args: unknown[]): number;
 declare function clearTimeout(id: number): void;
 

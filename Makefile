@@ -24,8 +24,10 @@ $(VENV)/.installed: requirements.txt $(addprefix $(ENGINE_BUILD)/,build.sh quick
 	$(ENGINE_BUILD)/build.sh $(BIN)/pip $(VENV)/engine
 	touch $@
 
-# Monaco and htmx come from the npm registry into static/ (git-ignored).
-assets: static/monaco/vs/loader.js static/vendor/htmx.min.js
+# Monaco and htmx come from the npm registry into static/, the curated packages scripts may
+# import (runtime/packages.py) into runtime/packages/; all git-ignored.
+PACKAGES := runtime/packages
+assets: static/monaco/vs/loader.js static/vendor/htmx.min.js $(PACKAGES)/.installed
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -39,6 +41,13 @@ static/monaco/vs/loader.js: node_modules/.package-lock.json
 static/vendor/htmx.min.js: node_modules/.package-lock.json
 	mkdir -p static/vendor
 	cp node_modules/htmx.org/dist/htmx.min.js $@
+
+$(PACKAGES)/.installed: node_modules/.package-lock.json
+	rm -rf $(PACKAGES) && mkdir -p $(PACKAGES)
+	cp node_modules/lodash/lodash.min.js $(PACKAGES)/lodash.js
+	cp node_modules/dayjs/dayjs.min.js $(PACKAGES)/dayjs.js
+	cp node_modules/dayjs/plugin/utc.js $(PACKAGES)/dayjs-plugin-utc.js
+	touch $@
 
 translations: $(VENV)/.installed
 	$(BIN)/pybabel compile -f -d translations

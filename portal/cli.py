@@ -9,28 +9,54 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from portal.services import accounts, demo, executions, scheduler
+from portal.services import accounts, demo, executions, libraries, scheduler, secrets
 from portal.services import runtime as runtime_service
 from portal.services.errors import ServiceError
 from portal.services.rbac import Actor, Role
-from runtime import HANDLERS, RunRequest
+from runtime import HANDLERS, RunRequest, transform
+from runtime.modules import may_be_module
 
 jsr = AppGroup("jsr", help="JS Runtime Portal commands.")
+
+
+def _tenant_id(slug: str | None) -> str:
+    """The id of the tenant a command acts for; '' (no tenant: ctx.db/cache/secrets refuse) without one."""
+    if slug is None:
+        return ""
+    try:
+        return accounts.tenant_by_slug(slug).id
+    except ServiceError as exc:
+        _fail(exc)
+
+
+def _modules(tenant_id: str, source: str) -> dict[str, str]:
+    """The tenant's libraries, for a source that may import them."""
+    return libraries.modules_for(tenant_id) if tenant_id and may_be_module(source) else {}
+
+
+def _json_file(path: Path, option: str):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise click.BadParameter(f"not a JSON file: {exc}", param_hint=option) from None
 
 
 @jsr.command("run")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--input", "input_json", default="null", help="Input as JSON.")
 @click.option("--handler", default="main", type=click.Choice(HANDLERS), show_default=True)
-@click.option("--tenant", default="cli", show_default=True, help="Tenant id the run acts for.")
-def run_file(file: Path, input_json: str, handler: str, tenant: str) -> None:
+@click.option("--tenant", "tenant_slug", default=None,
+              help="Slug of the tenant the run acts for: ctx.db, ctx.cache and ctx.secrets need one.")
+def run_file(file: Path, input_json: str, handler: str, tenant_slug: str | None) -> None:
     """Run FILE once and print its output, logs and error."""
     try:
         payload = json.loads(input_json)
     except json.JSONDecodeError as exc:
         raise click.BadParameter(f"not valid JSON: {exc}", param_hint="--input") from None
-    request = RunRequest(source=file.read_text(), tenant_id=tenant, handler=handler, input=payload,
-                         context={"trigger": {"type": "manual"}}, limits=runtime_service.default_limits())
+    source, tenant_id = file.read_text(), _tenant_id(tenant_slug)
+    request = RunRequest(source=source, tenant_id=tenant_id, handler=handler, input=payload,
+                         context={"trigger": {"type": "manual"}}, limits=runtime_service.default_limits(),
+                         modules=_modules(tenant_id, source))
     result = runtime_service.pool().run(request)
     for entry in result.logs:
         click.echo(f"[{entry.level}] {entry.message}", err=True)
@@ -43,6 +69,27 @@ def run_file(file: Path, input_json: str, handler: str, tenant: str) -> None:
     click.echo(f"{result.status} in {result.duration_ms:.2f} ms, memory {result.memory_bytes} B, "
                f"host calls {result.host_calls}", err=True)
     sys.exit(0 if result.ok else 1)
+
+
+@jsr.command("transform")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--events", "events_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="RudderStack's request list as JSON: [{message, metadata, destination, credentials}].")
+@click.option("--tenant", "tenant_slug", default=None,
+              help="Slug of the tenant the run acts for (its secrets back getCredential).")
+@click.option("--test", "test_mode", is_flag=True, help="Test mode: log() lines are returned.")
+def transform_file(file: Path, events_file: Path, tenant_slug: str | None, test_mode: bool) -> None:
+    """Run the RudderStack transformation FILE over EVENTS and print {transformedEvents, logs} as JSON."""
+    try:
+        events = transform.check_events(_json_file(events_file, "--events"))
+    except transform.TransformInputError as exc:
+        raise click.BadParameter(str(exc), param_hint="--events") from None
+    source, tenant_id = file.read_text(), _tenant_id(tenant_slug)
+    request = transform.request_for(source, tenant_id, events, test_mode=test_mode,
+                                    credentials=secrets.credentials(tenant_id) if tenant_id else None,
+                                    modules=_modules(tenant_id, source))
+    result = runtime_service.pool().run(request)
+    click.echo(json.dumps(transform.response_from(events, result), indent=2, ensure_ascii=False))
 
 
 def _system() -> Actor:

@@ -35,6 +35,12 @@ class Config:
         self.JSR_RUNNER_MEMORY_MB = _int("JSR_RUNNER_MEMORY_MB", 1024)
         self.JSR_RUNNER_MAX_RUNS = _int("JSR_RUNNER_MAX_RUNS", 10_000)
         self.JSR_RUNNER_NICE = _int("JSR_RUNNER_NICE", 5)
+        # Outbound HTTP of scripts (runtime/ssrf.py): host:port pairs allowed past the private-address block.
+        self.JSR_HTTP_ALLOW = env.get("JSR_HTTP_ALLOW", "")
+        self.JSR_HTTP_MAX_BYTES = _int("JSR_HTTP_MAX_BYTES", 5 * 1024 * 1024)
+        self.JSR_HTTP_TIMEOUT_MS = _int("JSR_HTTP_TIMEOUT_MS", 10_000)
+        self.JSR_HTTP_RATE = env.get("JSR_HTTP_RATE", "60 per minute")  # outbound HTTP calls per tenant
+        self.GEOLOCATION_URL = env.get("GEOLOCATION_URL")  # geolocation(ip) service, as RudderStack names it
         self.JSR_TENANT_CONCURRENT = _int("JSR_TENANT_CONCURRENT", 5)
         self.JSR_SCRIPT_CONCURRENT = _int("JSR_SCRIPT_CONCURRENT", 5)
         self.JSR_WORKERS = _int("JSR_WORKERS", os.cpu_count() or 2)

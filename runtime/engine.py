@@ -18,20 +18,31 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import quickjs
 
+from runtime import modules as es_modules
+from runtime import packages
 from runtime.errors import ErrorKind, LogEntry, RunResult, ScriptError
 from runtime.host import HostCall, HostRegistry
 from runtime.limits import JSON_MAX_DEPTH, ResourceLimits
 
 HANDLERS = ("main", "handler", "onEvent", "transformEvent", "transformBatch")
+TRANSFORM_HANDLER = "rudderstack"  # RudderStack transformation mode (runtime/transform.py)
 PRELUDE_FRAME = "__jsr$"
+SANDBOX = Path(__file__).parent / "sandbox"
 # Evaluated right after the script, in its context: yields the handler as the script's top level
-# binds it (function, const or let are all visible to a later script of the same context).
+# binds it (function, const or let are all visible to a later script of the same context). In
+# transformation mode it yields the wrapper around the script's transformEvent/transformBatch.
 _HANDLER_LOOKUP = {name: f"typeof {name} === 'function' ? {name} : null" for name in HANDLERS}
+_HANDLER_LOOKUP[TRANSFORM_HANDLER] = (SANDBOX / "transform.js").read_text()
+WEB_GLOBALS = ("TextEncoder", "TextDecoder", "structuredClone")  # runtime/sandbox/web.js, loaded when named
+WEB_UNIT = "<web>"
+LOG_MODES = ("console", "test", "drop")  # what log() does: console.log, RudderStack's test-mode lines, nothing
 SCRIPT_FILE = "script.js"
-_FRAME = re.compile(r"^\s*at (?:(?P<fn>[^\s(]+) \()?(?P<file><input>|native)(?::(?P<line>\d+):(?P<col>\d+))?\)?")
+_FRAME = re.compile(r"^\s*at (?:(?P<fn>[^\s(]+) \()?(?P<file><input>|native|<lib:[^>]*>)"
+                    r"(?::(?P<line>\d+):(?P<col>\d+))?\)?")
 _DRIVER_METHODS = ("setup", "start", "poll", "deliver", "nextTimerAt", "fireTimers", "finish")
 _RESULT_OK_PREFIX = '{"ok":true,"value":'
 _ARGS_NOT_AN_ARRAY = {"ok": False,
@@ -48,7 +59,7 @@ if not hasattr(quickjs.Context, "eval_bytecode"):
 
 @functools.cache
 def prelude_source() -> str:
-    return (Path(__file__).parent / "sandbox" / "prelude.js").read_text()
+    return (SANDBOX / "prelude.js").read_text()
 
 
 @functools.cache
@@ -86,6 +97,8 @@ class RunRequest:
     credentials: dict[str, Any] = field(default_factory=dict)  # getCredential(name)
     metadata: list[Any] = field(default_factory=list)  # metadata(event) in transformation mode
     limits: ResourceLimits = field(default_factory=ResourceLimits)
+    modules: dict[str, str] = field(default_factory=dict)  # importable modules: specifier -> source
+    log_mode: str = "console"  # one of LOG_MODES
 
 
 @dataclass(frozen=True)
@@ -95,6 +108,12 @@ class CompiledScript:
     source: str
     error: ScriptError | None
     bytecode: bytes | None = None
+    modules: tuple[tuple[str, bytes], ...] = ()  # the imported modules (name, bytecode), evaluated first in order
+
+    @property
+    def packages(self) -> tuple[str, ...]:
+        """The curated packages it imports, directly or not."""
+        return tuple(name for name, _ in self.modules if name in packages.PACKAGES)
 
 
 class CompilationCache:
@@ -115,12 +134,18 @@ class CompilationCache:
         self._entries: OrderedDict[bytes, CompiledScript] = OrderedDict()
         self._lock = threading.Lock()
 
-    def compile(self, source: str, max_bytes: int | None = None) -> CompiledScript:
-        """The checked source; one larger than `max_bytes` is refused before any parse (and not cached)."""
+    def compile(self, source: str, max_bytes: int | None = None,
+                modules: dict[str, str] | None = None) -> CompiledScript:
+        """The checked source; one larger than `max_bytes` is refused before any parse (and not cached).
+
+        The modules it may import are part of the key: a new library version compiles anew.
+        """
         too_large = source_size_error(source, max_bytes)
         if too_large is not None:
             return CompiledScript(source, too_large)
         data = source.encode("utf-8", "surrogatepass")
+        if modules:
+            data += b"\0" + json.dumps(sorted(modules.items())).encode("utf-8", "surrogatepass")
         key = hashlib.blake2b(data, digest_size=16).digest()
         with self._lock:
             entry = self._entries.get(key)
@@ -129,7 +154,7 @@ class CompilationCache:
                 self.hits += 1
                 return entry
             self.misses += 1
-        entry = compile_script(source)
+        entry = compile_script(source, modules)
         with self._lock:
             if key not in self._entries:
                 self._entries[key] = entry
@@ -154,28 +179,65 @@ def source_size_error(source: str, max_bytes: int | None) -> ScriptError | None:
 
 
 def _entry_bytes(entry: CompiledScript) -> int:
-    return len(entry.source) + len(entry.bytecode or b"")
+    return len(entry.source) + len(entry.bytecode or b"") + sum(len(code) for _, code in entry.modules)
 
 
-def compile_script(source: str) -> CompiledScript:
+def compile_script(source: str, modules: dict[str, str] | None = None) -> CompiledScript:
     """Compile `source` to bytecode without running any of it; a syntax error carries line and column.
 
+    A script with import/export statements is linked first (runtime/modules.py): its imports
+    resolve among `modules`, and a syntax error's position is mapped back to the user's text.
     A parse too deep for the stack or too big for memory is reported with that kind.
     """
+    linked = None
+    text = source
+    if es_modules.may_be_module(source):
+        linked = es_modules.link(source, {**(modules or {}), **packages.sources()}, HANDLERS)
+        if linked.error is not None:
+            return CompiledScript(source, linked.error)
+        text = linked.units[-1].text
+    module_code = []
+    for unit in linked.units[:-1] if linked is not None else ():
+        try:
+            module_code.append((unit.name, _module_bytecode(unit.text, unit.filename)))
+        except quickjs.JSException as exc:
+            error = error_from_text(str(exc), ErrorKind.SYNTAX)
+            return CompiledScript(source, ScriptError(
+                ErrorKind.SYNTAX, error.type, f"in module '{unit.name}': {error.message}"
+                f"{f' at {error.line}:{error.column}' if error.line is not None else ''}"))
+    texts = [source, *(unit.text for unit in linked.units)] if linked is not None else [source]
+    if any(name in text for name in WEB_GLOBALS for text in texts):
+        module_code.insert(0, (WEB_UNIT, _module_bytecode((SANDBOX / "web.js").read_text(), WEB_UNIT)))
     try:
-        bytecode = _compiler().compile(source)
+        bytecode = _compiler().compile(text)
     except quickjs.JSException as exc:
-        return CompiledScript(source, error_from_text(str(exc), ErrorKind.SYNTAX))
-    refused = _using_declaration(source)
-    return CompiledScript(source, refused, None if refused else bytecode)
+        error = error_from_text(str(exc), ErrorKind.SYNTAX)
+        if linked is not None and error.line is not None:
+            line, column = linked.script.original_position(error.line, error.column or 1)
+            error = ScriptError(error.kind, error.type, error.message, line, column, error.stack)
+        return CompiledScript(source, error)
+    refused = _using_declaration(source, modules)
+    return CompiledScript(source, refused, None if refused else bytecode, () if refused else tuple(module_code))
 
 
-def check_syntax(source: str) -> ScriptError | None:
-    """The error compiling `source` reports, if any; nothing of it runs."""
-    return compile_script(source).error
+@functools.lru_cache(maxsize=128)
+def _module_bytecode(text: str, filename: str) -> bytes:
+    """A linked module compiled once per process, whichever scripts import it (lodash: ~70 KB of source)."""
+    return _compiler().compile(text, filename)
 
 
-def _using_declaration(source: str) -> ScriptError | None:
+def package_bytecode(name: str) -> bytes:
+    """A curated package's unit, as the linker makes it, compiled once per process."""
+    unit = es_modules.module_unit(name, packages.sources()[name])
+    return _module_bytecode(unit.text, unit.filename)
+
+
+def check_syntax(source: str, modules: dict[str, str] | None = None) -> ScriptError | None:
+    """The error compiling `source` (and linking its imports among `modules`) reports, if any; nothing runs."""
+    return compile_script(source, modules).error
+
+
+def _using_declaration(source: str, modules: dict[str, str] | None = None) -> ScriptError | None:
     """Refuse `using` / `await using` declarations: QuickJS lets an interrupt escape from their disposers.
 
     `using` is only contextually reserved, so QuickJS itself tells the declaration from the
@@ -189,7 +251,7 @@ def _using_declaration(source: str) -> ScriptError | None:
     # "z" + 4 letters is never a keyword, and 26**4 words outnumber the substrings of any source allowed to run.
     words = ("z" + "".join(letters) for letters in itertools.product(string.ascii_lowercase, repeat=4))
     fresh = next(word for word in words if word not in source)
-    error = compile_script(source.replace("using", fresh)).error
+    error = compile_script(source.replace("using", fresh), modules).error
     if error is None:
         return None
     offset = _offset(source, error.line or 1, error.column or 1)
@@ -306,7 +368,9 @@ class Engine:
     survive), so after `run` the engine is spent and must be dropped.
     """
 
-    def __init__(self, stack_bytes: int = ResourceLimits.stack_bytes) -> None:
+    def __init__(self, stack_bytes: int = ResourceLimits.stack_bytes, preload: tuple[str, ...] = ()) -> None:
+        """`preload`: curated packages evaluated now, while the context is prepared, instead of during its run
+        (the runner passes those its last run imported). Trusted code, before any user code exists."""
         self.thread_id = threading.get_ident()
         self.created_at = time.monotonic()
         self.spent = False
@@ -315,6 +379,9 @@ class Engine:
         self._context.eval_bytecode(prelude_bytecode())  # parks the driver on globalThis.__jsr$driver
         methods = [self._context.eval(f"__jsr$driver.{name}") for name in _DRIVER_METHODS]
         self._context.eval("delete globalThis.__jsr$driver")
+        for name in preload:
+            self._context.eval_bytecode(package_bytecode(name))
+        self.preloaded = frozenset(preload)
         (self._setup, self._start, self._poll, self._deliver, self._next_timer_at, self._fire_timers,
          self._finish) = methods
         self._deadline = 0.0
@@ -338,9 +405,12 @@ class Engine:
             self._context.set_memory_limit(limits.memory_bytes)
             self._context.set_max_stack_size(limits.stack_bytes)
             self._prepare(request)
-            if request.handler not in HANDLERS:
+            if request.handler not in _HANDLER_LOOKUP:
                 raise _Abort(ScriptError(ErrorKind.RUNTIME, "ReferenceError",
                                          f"{request.handler!r} is not a handler name"))
+            for name, module in compiled.modules:
+                if name not in self.preloaded:
+                    self._js(self._context.eval_bytecode, module, during_eval=True)
             self._js(self._context.eval_bytecode, compiled.bytecode, during_eval=True)
             handler = self._js(self._context.eval_bytecode, _handler_lookup_bytecode(request.handler))
             self._js(self._start, handler, request.handler,
@@ -361,6 +431,7 @@ class Engine:
             "maxLogBytes": request.limits.log_bytes,
             "credentials": request.credentials,
             "metadata": request.metadata,
+            "logMode": request.log_mode if request.log_mode in LOG_MODES else "console",
         }
         self._js(self._setup, json.dumps(context), json.dumps(env))
 
@@ -449,10 +520,10 @@ class Engine:
                    for call in calls]
         responses = []
         for call, (answer, elapsed_ms) in zip(calls, answers, strict=True):
-            result.host_call_timings.append({"api": call.get("api"), "method": call.get("method"),
-                                             "ms": round(elapsed_ms, 3), "ok": answer["ok"]})
             answer["id"] = call.get("id")
-            responses.append(json.dumps(answer))
+            text = json.dumps(answer)
+            responses.append(text)
+            result.host_call_timings.append(_call_record(call, answer, elapsed_ms, len(text)))
         return "[" + ",".join(responses) + "]"
 
     def _finish_run(self, limits: ResourceLimits, result: RunResult) -> None:
@@ -491,6 +562,26 @@ class Engine:
             return int(self._context.memory()["memory_used_size"])
         except Exception:
             return 0
+
+
+def _call_record(call: dict, answer: dict, elapsed_ms: float, size: int) -> dict[str, Any]:
+    """What a run touched, for its history: api, method, target (an HTTP host, a collection, an event type;
+    never a URL's path or query, a cache key or a secret's name), HTTP status, time and answer size."""
+    api, args = call.get("api"), call.get("args")
+    first = args[0] if isinstance(args, list) and args and isinstance(args[0], str) else None
+    target = None
+    if api == "http" and first is not None:
+        try:
+            target = urlsplit(first).hostname
+        except ValueError:
+            target = None
+    elif api in ("db", "events") and first is not None:
+        target = first[:200]
+    value, error = answer.get("value"), answer.get("error")
+    status = (value.get("status") if answer["ok"] and isinstance(value, dict) and api == "http"
+              else error.get("status") if isinstance(error, dict) else None)
+    return {"api": api, "method": call.get("method"), "target": target, "status": status,
+            "ms": round(elapsed_ms, 3), "bytes": size, "ok": answer["ok"]}
 
 
 def _parse_batch(batch: str, limits: ResourceLimits) -> list[dict]:

@@ -59,7 +59,8 @@ class RunResult:
     memory_bytes: int = 0
     host_calls: int = 0
     host_time_ms: float = 0.0
-    host_call_timings: list[dict[str, Any]] = field(default_factory=list)  # api, method, ms, ok per call
+    # Per host call: api, method, target, status, ms, bytes, ok (engine._call_record)
+    host_call_timings: list[dict[str, Any]] = field(default_factory=list)
 
     @functools.cached_property
     def output(self) -> Any:

@@ -272,20 +272,23 @@ class RuntimePool:
         except (RuntimeBusy, RuntimeClosed) as exc:
             return RunResult(error=ScriptError(ErrorKind.BUSY, type(exc).__name__, str(exc)))
 
-    def check(self, source: str, max_bytes: int | None = None) -> ScriptError | None:
-        """The syntax error of `source` (with line:column), parsed in a runner, or None."""
+    def check(self, source: str, max_bytes: int | None = None,
+              modules: dict[str, str] | None = None) -> ScriptError | None:
+        """The syntax or link error of `source` (with line:column), parsed in a runner, or None.
+
+        `modules` are what its imports may name (specifier -> source)."""
         too_large = source_size_error(source, max_bytes)
         if too_large is not None:
             return too_large
         try:
             with self._runner([]) as runner:
-                return self._check(runner, source)
+                return self._check(runner, source, modules or {})
         except (RuntimeBusy, RuntimeClosed) as exc:
             return ScriptError(ErrorKind.BUSY, type(exc).__name__, str(exc))
 
-    def _check(self, runner: Runner, source: str) -> ScriptError | None:
+    def _check(self, runner: Runner, source: str, modules: dict[str, str]) -> ScriptError | None:
         try:
-            runner.send({"op": "check", "source": source})
+            runner.send({"op": "check", "source": source, "modules": modules})
             message, _ = self._receive(runner, time.monotonic() + _CHECK_SECONDS, _MIN_MESSAGE_BYTES)
             if message.get("op") != "checked":
                 raise _Lost(f"unexpected {message.get('op')!r}")

@@ -184,18 +184,19 @@ def serve(conn: Connection, settings: RunnerSettings) -> None:
         if op == "run":
             request = request_from_wire(message["request"])
             hits = cache.hits
-            compiled = cache.compile(request.source, request.limits.source_bytes)
+            compiled = cache.compile(request.source, request.limits.source_bytes, request.modules)
             if compiled.error is not None:
                 result = RunResult(error=compiled.error)
             else:
                 result = engine.run(request, compiled, host, input_json=payload)
-                engine = None  # a used context is never reused: freed here, after the answer
             envelope, output_json = result_to_wire(result)
             conn.send_bytes(encode({"op": "result", "result": envelope, "cached": cache.hits > hits}, output_json))
-            if engine is None:
-                engine = Engine(stack_bytes)
+            if engine.spent:  # a used context is never reused: freed here, after the answer
+                engine = None
+                # The next run likely imports what this one did: its packages are loaded off that run's path.
+                engine = Engine(stack_bytes, preload=compiled.packages)
         elif op == "check":
-            error = cache.compile(message["source"]).error
+            error = cache.compile(message["source"], modules=message.get("modules")).error
             conn.send_bytes(encode({"op": "checked", "error": error.to_dict() if error else None}))
         else:
             return

@@ -1,10 +1,13 @@
 """`flask jsr ...` commands against the test databases."""
 
+import json
+
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.models import Script, Tenant, User
-from portal.services import accounts
+from portal.models import DataRecord, Script, Tenant, User
+from portal.services import accounts, secrets
+from portal.services.rbac import Actor
 from portal.tenancy import system_scope
 
 
@@ -48,3 +51,50 @@ def test_create_tenant_user_token(app, db_session):
 def test_cleanup_reports_count(app, db_session):
     result = app.test_cli_runner().invoke(args=["jsr", "cleanup", "--days", "1"])
     assert result.exit_code == 0 and "deleted 0 executions" in result.output
+
+
+def test_run_acts_for_the_tenant_given(app, db_session, tmp_path, make_tenant):
+    tenant = make_tenant(slug="cli-db")
+    script = tmp_path / "job.js"
+    script.write_text("async function main(input, ctx) {\n"
+                      "  try { return (await ctx.db.insert('notes', {n: input}))._id.length; }\n"
+                      "  catch (e) { return e.name + ': ' + e.message; }\n}")
+    runner = app.test_cli_runner()
+    with_tenant = runner.invoke(args=["jsr", "run", str(script), "--input", "1", "--tenant", "cli-db"])
+    assert with_tenant.exit_code == 0 and json.loads(with_tenant.stdout) == 36
+    with system_scope():
+        assert db.session.scalar(select(func.count()).select_from(DataRecord)
+                                 .where(DataRecord.tenant_id == tenant.id)) == 1
+    without = runner.invoke(args=["jsr", "run", str(script), "--input", "1"])
+    assert json.loads(without.stdout) == "TenantRequired: ctx.db needs a tenant: this run acts for none"
+    unknown = runner.invoke(args=["jsr", "run", str(script), "--tenant", "nope"])
+    assert unknown.exit_code != 0 and "Unknown tenant" in unknown.output
+
+
+def test_transform_prints_rudderstacks_response(app, db_session, tmp_path, make_tenant, make_user):
+    tenant = make_tenant(slug="cli-rs")
+    secrets.put(Actor.of(make_user(role="org_admin", tenant=tenant)), tenant.id, "apiKey", "k-123")
+    code = tmp_path / "transformation.js"
+    code.write_text("export function transformEvent(event, metadata) {\n"
+                    "  log('seen', event.messageId);\n"
+                    "  if (event.event === 'drop') return null;\n"
+                    "  event.key = getCredential('apiKey');\n"
+                    "  event.source = metadata(event).sourceId;\n"
+                    "  return event;\n}\n")
+    events = tmp_path / "events.json"
+    events.write_text(json.dumps([
+        {"message": {"messageId": "m1", "event": "keep"}, "metadata": {"messageId": "m1", "sourceId": "s1"},
+         "destination": {}},
+        {"message": {"messageId": "m2", "event": "drop"}, "metadata": {"messageId": "m2", "sourceId": "s1"},
+         "destination": {}},
+    ]))
+    result = app.test_cli_runner().invoke(args=["jsr", "transform", str(code), "--events", str(events),
+                                                "--tenant", "cli-rs", "--test"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {
+        "transformedEvents": [{"statusCode": 200, "metadata": {"messageId": "m1", "sourceId": "s1"},
+                               "output": {"messageId": "m1", "event": "keep", "key": "k-123", "source": "s1"}}],
+        "logs": ["Log: seen m1", "Log: seen m2"],
+    }
+    bad = app.test_cli_runner().invoke(args=["jsr", "transform", str(code), "--events", str(code)])
+    assert bad.exit_code != 0 and "not a JSON file" in bad.output

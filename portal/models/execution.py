@@ -57,6 +57,8 @@ class Execution(db.Model):
     duration_ms: Mapped[float | None] = NullableColumn(Float)
     memory_bytes: Mapped[int | None] = NullableColumn(BigInteger)
     host_calls: Mapped[int] = Column(Integer, default=0, server_default=text("0"))
+    # What the run touched, one entry per host call: api, method, target, status, ms, bytes, ok.
+    outbound_calls: Mapped[list] = Column(json_type(), default=list, server_default="[]")
     attempt: Mapped[int] = Column(Integer, default=1, server_default=text("1"))
     # A plain user id, not a foreign key: the record of a run outlives the user who started it.
     triggered_by: Mapped[str | None] = NullableColumn(String(36))

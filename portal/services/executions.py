@@ -11,7 +11,7 @@ from sqlalchemy import Text, and_, cast, func, or_, select, tuple_, update
 from portal.extensions import db
 from portal.models import EXECUTION_STATUSES, TRIGGERS, Execution, Script, Tenant, User
 from portal.models.execution import error_record
-from portal.services import audit, outbox, rbac
+from portal.services import audit, libraries, outbox, rbac, secrets
 from portal.services import runtime as runtime_service
 from portal.services.errors import Conflict, NotFound, TooManyRequests, ValidationError, refused_writes
 from portal.services.inputs import MAX_INT, is_id, json_error, require_choice, require_id, require_text, utc_time
@@ -20,6 +20,7 @@ from portal.services.rbac import Actor
 from portal.services.scope import in_system, in_tenant
 from portal.services.scripts import HANDLER_BY_TYPE
 from runtime import RunRequest, RunResult
+from runtime.modules import may_be_module
 
 log = logging.getLogger(__name__)
 DISPATCH_KEY = "jsr.dispatch"  # callable(execution_id) that queues a run; bound by create_app
@@ -224,6 +225,7 @@ def execute(execution_id: str, *, handler: str | None = None) -> Execution:
                  "scriptId": script.id, "executionId": execution.id,
                  "trigger": _trigger_context(execution)},
         limits=runtime_service.limits_for(script, tenant),
+        modules=libraries.modules_for(tenant.id) if may_be_module(script.source) else {},
     )
     script_limit = min(script.concurrency, tenant.max_concurrency) if script.concurrency else None
     result = runtime_service.run(request, tenant_limit=tenant.max_concurrency, script_limit=script_limit)
@@ -298,7 +300,15 @@ def _publish_finished(execution: Execution) -> None:
 
 
 def record_result(execution: Execution, result: RunResult) -> None:
+    """Copy a run's result onto its execution; the tenant's secret values never reach stored logs or errors."""
     data = result.to_dict()
+    redact = secrets.redactor(execution.tenant_id)
+    if redact is not None:
+        for entry in data["logs"]:
+            entry["message"] = redact(entry["message"])
+        if data["error"] is not None:
+            data["error"] = {**data["error"], "message": redact(data["error"]["message"]),
+                             "stack": redact(data["error"]["stack"])}
     execution.status = result.status
     execution.output = data["output"]
     execution.logs = data["logs"]
@@ -306,6 +316,7 @@ def record_result(execution: Execution, result: RunResult) -> None:
     execution.duration_ms = data["duration_ms"]
     execution.memory_bytes = data["memory_bytes"]
     execution.host_calls = data["host_calls"]
+    execution.outbound_calls = data["host_call_timings"]
     execution.finished_at = datetime.now(UTC)
 
 

@@ -6,14 +6,17 @@ CLI commands such as `flask db upgrade` start none.
 
 from flask import Flask, current_app
 
+from portal.services import hostapi
 from runtime import HostRegistry, ResourceLimits, RunnerSettings, RunRequest, RunResult, RuntimePool
 
 EXTENSION_KEY = "jsr.pool"
 
 
 def init_app(app: Flask) -> None:
+    host = HostRegistry()
+    hostapi.register(app, host)
     app.extensions[EXTENSION_KEY] = RuntimePool(
-        HostRegistry(),
+        host,
         runners=app.config["JSR_RUNNERS"],
         tenant_concurrency=app.config["JSR_TENANT_CONCURRENT"],
         script_concurrency=app.config["JSR_SCRIPT_CONCURRENT"],

@@ -13,7 +13,7 @@ from sqlalchemy import update as sql_update
 from portal.extensions import db
 from portal.models import HTTP_AUTH_MODES, SCRIPT_STATUSES, SCRIPT_TYPES, Execution, Script, ScriptVersion, Tenant
 from portal.models.execution import error_record
-from portal.services import audit, cron, outbox, rbac
+from portal.services import audit, cron, libraries, outbox, rbac
 from portal.services import runtime as runtime_service
 from portal.services.errors import Conflict, NotFound, PermissionDenied, ValidationError, refused_writes
 from portal.services.inputs import (
@@ -28,6 +28,7 @@ from portal.services.queries import page, where_given
 from portal.services.rbac import Actor
 from portal.services.scope import in_tenant
 from runtime import ErrorKind
+from runtime.modules import may_be_module
 
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 HANDLER_BY_TYPE = {"scheduled": "main", "oneoff": "main", "embedded": "main", "http": "handler", "event": "onEvent"}
@@ -120,19 +121,21 @@ def version(actor: Actor, tenant_id: str, script_id: str, number: int) -> Script
 
 
 # -- validation ----------------------------------------------------------------------------
-def validate_source(source: Any) -> dict[str, Any]:
-    """Size and syntax of a source; returns field errors with line and column details."""
+def validate_source(source: Any, modules: dict[str, str] | None = None) -> dict[str, Any]:
+    """Size, syntax and imports (among `modules`) of a source; returns field errors with line and column details."""
     if not isinstance(source, str) or not source.strip():
         return {"source": _l("The script has no source.")}
     if (unstorable := text_error(source, len(source))) is not None:
         return {"source": unstorable}
     limit = current_app.config["JSR_SOURCE_BYTES"]
-    error = runtime_service.pool().check(source, limit)
+    error = runtime_service.pool().check(source, limit, modules)
     if error is not None and error.kind is ErrorKind.SOURCE_TOO_LARGE:
         return {"source": _l("The script is %(size)s bytes; the limit is %(limit)s bytes.",
                              size=len(source.encode()), limit=limit)}
     if error is not None and error.kind in (ErrorKind.BUSY, ErrorKind.CRASHED):
         return {"source": _l("The script could not be checked right now; please try again.")}
+    if error is not None and error.kind is ErrorKind.SYNTAX and error.line is None:
+        return {"source": _l("Syntax error: %(message)s", message=error.message)}
     if error is not None and error.kind is ErrorKind.SYNTAX:
         return {"source": _l("Syntax error at line %(line)s, column %(column)s: %(message)s",
                              line=error.line, column=error.column, message=error.message),
@@ -156,7 +159,9 @@ def _validate(values: dict[str, Any], tenant: Tenant, script_id: str | None) -> 
         errors["timezone"] = message
     if values.get("http_auth") not in HTTP_AUTH_MODES:
         errors["http_auth"] = _l("Choose one of: %(choices)s.", choices=", ".join(HTTP_AUTH_MODES))
-    source_errors = validate_source(values.get("source"))
+    source = values.get("source")
+    modules = libraries.modules_for(tenant.id) if isinstance(source, str) and may_be_module(source) else None
+    source_errors = validate_source(source, modules)
     details = {key: source_errors.pop(key) for key in ("source_line", "source_column") if key in source_errors}
     errors.update(source_errors)
     kind = values.get("type")

@@ -77,7 +77,18 @@ globalThis.__jsr$driver = function __jsr$prelude(G) {
     consoleObject[level] = freeze(function __jsr$console(...args) { __jsr$log(level === 'log' ? 'info' : level, args); });
   }
   __jsr$lock(G, 'console', freeze(consoleObject));
-  __jsr$lock(G, 'log', consoleObject.log); // RudderStack transformations call log()
+  // RudderStack transformations call log(): a console line in plain runs; in transformation
+  // mode "Log: ..." lines of their own level in test mode, nothing otherwise (ivmFactory.js).
+  let logMode = 'console';
+  __jsr$lock(G, 'log', function __jsr$rudderLog(...args) {
+    if (logMode === 'console') return __jsr$log('info', args);
+    if (logMode !== 'test') return;
+    let m = 'Log:';
+    for (let i = 0; i < args.length; i++) {
+      m += ' ' + (typeof args[i] === 'object' ? __jsr$format(args[i] === null ? 'null' : args[i]) : toStr(args[i]));
+    }
+    __jsr$log('rudderstack', [m]);
+  });
 
   // 3. Host requests: queued as JSON, served by Python between job rounds.
   const waiting = { __proto__: null };
@@ -112,12 +123,26 @@ globalThis.__jsr$driver = function __jsr$prelude(G) {
     secrets: __jsr$api('secrets', ['get']),
     logger: consoleObject,
   };
-  // fetchV2 rejects on failure; fetch resolves to the parsed body or 'ERROR' (RudderStack).
-  function __jsr$fetchV2(url, options) { return apis.http.request(url, options === undefined ? null : options); }
+  // RudderStack's shims: fetchV2 resolves {url, status, headers, body} for every status, the body
+  // parsed as JSON when it is JSON, and rejects on failure; fetch resolves to the JSON body
+  // whatever the status, and to 'ERROR' on any failure or a body that is not JSON.
+  const notJson = {};
+  function __jsr$json(body) {
+    if (typeof body !== 'string') return body;
+    try { return parse(body); } catch (e) { return notJson; }
+  }
+  function __jsr$fetchV2(url, options) {
+    return apply(then, apis.http.request(url, options === undefined ? null : options), [function __jsr$v2(r) {
+      const body = __jsr$json(r.body);
+      if (body !== notJson) r.body = body;
+      return r;
+    }]);
+  }
   __jsr$lock(G, 'fetchV2', __jsr$fetchV2);
+  __jsr$lock(G, 'geolocation', function __jsr$geolocation(ip) { return __jsr$hostCall('geolocation', 'lookup', [ip]); });
   __jsr$lock(G, 'fetch', function __jsr$fetch(url, options) {
-    return apply(then, __jsr$fetchV2(url, options), [
-      function __jsr$ok(r) { return r.status >= 400 ? 'ERROR' : r.body; },
+    return apply(then, apis.http.request(url, options === undefined ? null : options), [
+      function __jsr$ok(r) { const body = __jsr$json(r.body); return body === notJson ? 'ERROR' : body; },
       function __jsr$failed() { return 'ERROR'; }]);
   });
 
@@ -134,6 +159,7 @@ globalThis.__jsr$driver = function __jsr$prelude(G) {
   // 5. Injected synchronous data: credentials and transformation metadata.
   let credentials = { __proto__: null }, metadataList = [], metadataByEvent = null;
   __jsr$lock(G, 'getCredential', function __jsr$getCredential(name) {
+    if (name === null || name === undefined) throw new TypeErrorCtor('Key should be valid and defined');
     const key = toStr(name);
     return hasOwn(credentials, key) ? credentials[key] : undefined;
   });
@@ -184,6 +210,7 @@ globalThis.__jsr$driver = function __jsr$prelude(G) {
       const env = parse(envJson);
       maxEntries = env.maxLogEntries;
       maxBytes = env.maxLogBytes;
+      logMode = env.logMode;
       credentials = __jsr$deepFreeze(env.credentials);
       metadataList = env.metadata;
       ctx = parse(contextJson);

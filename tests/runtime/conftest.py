@@ -42,12 +42,12 @@ def run(pool):
     """Run `source` through the pool: run(source, input=..., handler=..., tenant=..., **limits)."""
 
     def _run(source, input=None, handler="main", tenant="tenant-a", credentials=None, metadata=None,
-             context=None, **limits):
+             context=None, modules=None, **limits):
         request = RunRequest(
             source=source, tenant_id=tenant, handler=handler, input=input,
             context=context or {"scriptId": "s1", "executionId": "e1"},
             credentials=credentials or {}, metadata=metadata or [],
-            limits=ResourceLimits(**limits) if limits else ResourceLimits(),
+            limits=ResourceLimits(**limits) if limits else ResourceLimits(), modules=modules or {},
         )
         return pool.run(request)
 

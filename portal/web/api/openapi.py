@@ -18,6 +18,8 @@ from portal.models import (
 )
 from portal.services.accounts import MAX_TOKEN_DAYS
 from portal.services.inputs import MAX_INT
+from portal.services.libraries import MAX_DESCRIPTION as LIBRARY_MAX_DESCRIPTION
+from portal.services.libraries import NAME_RE as LIBRARY_NAME_RE
 from portal.services.outbox import MAX_TYPE_LENGTH, TYPE_RE
 from portal.services.queries import MAX_PAGE
 from portal.services.scripts import (
@@ -28,6 +30,8 @@ from portal.services.scripts import (
     NAME_RE,
     PATH_RE,
 )
+from portal.services.secrets import MAX_VALUE_CHARS as SECRET_MAX_VALUE
+from portal.services.secrets import NAME_RE as SECRET_NAME_RE
 
 _ID = {"type": "string", "format": "uuid"}
 _TIME = {"type": ["string", "null"], "format": "date-time"}
@@ -103,6 +107,7 @@ def _text(max_length: int, **extra) -> dict[str, Any]:
 
 
 SCRIPT_ID = _path("script_id")
+LIBRARY_ID = _path("library_id")
 
 
 _DEAD_LETTER_FILTERS = [
@@ -194,6 +199,46 @@ def openapi_document() -> dict[str, Any]:
                 "parameters": [SCRIPT_ID],
                 "post": _op("Queue a run for the workers; poll the execution it returns (Location header)",
                             {"202": _json(_ref("Execution"), "Queued")}, body="RunInput", runs=True),
+            },
+            "/scripts/{script_id}/transform": {
+                "parameters": [SCRIPT_ID],
+                "post": _op("Run the script as a RudderStack transformation over RudderStack's request list",
+                            {"200": _json(_ref("TransformOutput"))}, body="TransformInput", runs=True),
+            },
+            "/transform": {
+                "post": _op("Run unsaved code as a RudderStack transformation (test mode by default); nothing is "
+                            "stored", {"200": _json(_ref("TransformOutput"))}, body="TransformCodeInput", runs=True),
+            },
+            "/libraries": {
+                "get": _op("List the tenant's libraries by name", {"200": _list_of("Library")},
+                           parameters=_paging(100)),
+                "post": _op("Create a library (version 1); its imports must resolve among the tenant's libraries",
+                            {"201": _json(_ref("LibraryWithSource"), "Created")}, body="LibraryCreate"),
+            },
+            "/libraries/{library_id}": {
+                "parameters": [LIBRARY_ID],
+                "get": _op("Show a library", {"200": _json(_ref("LibraryWithSource"))}),
+                "patch": _op("Change a library; a new source is the next version",
+                             {"200": _json(_ref("LibraryWithSource"))}, body="LibraryPatch"),
+                "delete": _op("Delete a library with its versions", {"204": {"description": "Deleted"}}),
+            },
+            "/libraries/{library_id}/versions": {
+                "parameters": [LIBRARY_ID],
+                "get": _op("List versions, newest first", {"200": _list_of("Version")}, parameters=_paging(100)),
+            },
+            "/libraries/{library_id}/versions/{number}": {
+                "parameters": [LIBRARY_ID, _path("number", {"type": "integer", "minimum": 1, "maximum": MAX_INT})],
+                "get": _op("Show a version with its source", {"200": _json(_ref("VersionWithSource"))}),
+            },
+            "/secrets": {
+                "get": _op("The tenant's secrets by name, never their values (org admins)",
+                           {"200": _list_of("Secret")}),
+            },
+            "/secrets/{name}": {
+                "parameters": [_path("name", {"type": "string", "pattern": SECRET_NAME_RE.pattern})],
+                "put": _op("Create or replace a secret (audited without its value)", {"200": _json(_ref("Secret"))},
+                           body="SecretInput"),
+                "delete": _op("Delete a secret", {"204": {"description": "Deleted"}}),
             },
             "/executions": {
                 "get": _op("List executions, newest first", {"200": _list_of("ExecutionSummary")}, parameters=[
@@ -322,7 +367,13 @@ def openapi_document() -> dict[str, Any]:
                     "input": {}, "output": {},
                     "logs": {"type": "array", "items": {"type": "object", "properties": {
                         "level": {"type": "string"}, "time": {"type": "number"},
-                        "message": {"type": "string"}}}}}}]},
+                        "message": {"type": "string"}}}},
+                    "outbound_calls": {"type": "array", "description": "One entry per host call", "items": {
+                        "type": "object", "properties": {
+                            "api": {"type": "string"}, "method": {"type": "string"},
+                            "target": {"type": ["string", "null"], "description": "HTTP host, collection or event"},
+                            "status": {"type": ["integer", "null"]}, "ms": {"type": "number"},
+                            "bytes": {"type": "integer"}, "ok": {"type": "boolean"}}}}}}]},
                 "User": {"type": "object", "properties": {
                     "id": _ID, "email": {"type": "string"}, "name": {"type": "string"}, "role": {"enum": list(ROLES)},
                     "active": {"type": "boolean"}, "locked_until": _TIME, "created_at": _TIME}},
@@ -349,6 +400,37 @@ def openapi_document() -> dict[str, Any]:
                     "error": {"type": ["object", "null"]}, "attempts": {"type": "integer"},
                     "status": {"enum": list(DEAD_LETTER_STATUSES)}, "replay_execution_id": {"type": ["string", "null"]},
                     "replayed_at": _TIME, "created_at": _TIME}},
+                "TransformInput": {"type": "object", "required": ["events"], "properties": {
+                    "events": {"type": "array", "items": _ref("TransformEvent")},
+                    "test": {"type": "boolean", "description": "Return log() lines (default false)"}}},
+                "TransformCodeInput": {"type": "object", "required": ["code", "events"], "properties": {
+                    "code": {"type": "string", "minLength": 1},
+                    "events": {"type": "array", "items": _ref("TransformEvent")},
+                    "test": {"type": "boolean", "description": "Return log() lines (default true)"}}},
+                "TransformEvent": {"type": "object", "required": ["message"], "properties": {
+                    "message": {"type": "object"}, "metadata": {"type": "object"}, "destination": {"type": "object"},
+                    "credentials": {"type": "array", "items": {"type": "object", "properties": {
+                        "key": {"type": "string"}, "value": {}}}}}},
+                "TransformOutput": {"type": "object", "required": ["transformedEvents", "logs"], "properties": {
+                    "transformedEvents": {"type": "array", "items": {"type": "object", "properties": {
+                        "statusCode": {"type": "integer"}, "output": {"type": "object"},
+                        "error": {"type": "string"}, "metadata": {"type": "object"}}}},
+                    "logs": {"type": "array", "items": {"type": "string"}}}},
+                "Library": {"type": "object", "properties": {
+                    "id": _ID, "name": {"type": "string"}, "description": {"type": "string"},
+                    "version": {"type": "integer"}, "created_at": _TIME, "updated_at": _TIME}},
+                "LibraryWithSource": {"allOf": [_ref("Library"), {"type": "object", "properties": {
+                    "source": {"type": "string"}}}]},
+                "LibraryCreate": {"type": "object", "required": ["name", "source"], "properties": {
+                    "name": _text(64, pattern=LIBRARY_NAME_RE.pattern, description="The import specifier"),
+                    "source": {"type": "string", "minLength": 1}, "description": _text(LIBRARY_MAX_DESCRIPTION)}},
+                "LibraryPatch": {"type": "object", "properties": {
+                    "source": {"type": "string", "minLength": 1}, "description": _text(LIBRARY_MAX_DESCRIPTION),
+                    "change_description": {"type": ["string", "null"], "maxLength": LIBRARY_MAX_DESCRIPTION}}},
+                "Secret": {"type": "object", "properties": {
+                    "name": {"type": "string"}, "created_at": _TIME, "updated_at": _TIME}},
+                "SecretInput": {"type": "object", "required": ["value"], "properties": {
+                    "value": _text(SECRET_MAX_VALUE, minLength=0)}},
                 "TokenCreate": {"type": "object", "properties": {
                     "user_id": {**_ID, "description": "Default: the caller"}, "name": _text(100),
                     "role": {"enum": _MEMBER_ROLES, "description": "Default and maximum: the user's role"},

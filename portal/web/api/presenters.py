@@ -42,7 +42,8 @@ def execution_json(execution, detail: bool = True) -> dict[str, Any]:
         "finished_at": _time(execution.finished_at),
     }
     if detail:
-        data.update(input=execution.input, output=execution.output, logs=execution.logs or [])
+        data.update(input=execution.input, output=execution.output, logs=execution.logs or [],
+                    outbound_calls=execution.outbound_calls or [])
     return data
 
 
@@ -73,3 +74,17 @@ def dead_letter_json(letter) -> dict[str, Any]:
             "error": letter.error, "attempts": letter.attempts, "status": letter.status,
             "replay_execution_id": letter.replay_execution_id, "replayed_at": _time(letter.replayed_at),
             "created_at": _time(letter.created_at)}
+
+
+def secret_json(secret) -> dict[str, Any]:
+    """A secret's name and times: never its value."""
+    return {"name": secret.name, "created_at": _time(secret.created_at), "updated_at": _time(secret.updated_at)}
+
+
+def library_json(library, source: bool = False) -> dict[str, Any]:
+    data = {"id": library.id, "name": library.name, "description": library.description,
+            "version": library.current_version, "created_at": _time(library.created_at),
+            "updated_at": _time(library.updated_at)}
+    if source:
+        data["source"] = library.source
+    return data

@@ -10,7 +10,18 @@ from flask_babel import lazy_gettext as _l
 from limits import parse
 
 from portal.extensions import csrf, limiter
-from portal.services import accounts, audit, events, executions, hooks, rbac, scripts
+from portal.services import (
+    accounts,
+    audit,
+    events,
+    executions,
+    hooks,
+    libraries,
+    rbac,
+    scripts,
+    secrets,
+    transformations,
+)
 from portal.services.errors import ServiceError, TooManyRequests, UnsupportedMediaType, ValidationError
 from portal.services.inputs import MAX_JSON_DEPTH, depth
 from portal.web.api.auth import authenticate
@@ -19,7 +30,9 @@ from portal.web.api.presenters import (
     audit_json,
     dead_letter_json,
     execution_json,
+    library_json,
     script_json,
+    secret_json,
     token_json,
     user_json,
     version_json,
@@ -202,6 +215,89 @@ def enqueue_script(script_id: str):
     response = jsonify(execution_json(execution))
     response.headers["Location"] = f"{bp.url_prefix}/executions/{execution.id}"
     return response, 202
+
+
+@bp.post("/scripts/<script_id>/transform")
+@requires(rbac.SCRIPTS_EXECUTE)
+def transform_with_script(script_id: str):
+    _count_run()
+    body = _body()
+    return jsonify(transformations.run_script(g.actor, g.tenant_id, script_id, body.get("events"),
+                                              body.get("test", False)))
+
+
+@bp.post("/transform")
+@requires(rbac.SCRIPTS_EXECUTE)
+def transform_code():
+    _count_run()
+    body = _body()
+    return jsonify(transformations.run_code(g.actor, g.tenant_id, body.get("code"), body.get("events"),
+                                            body.get("test", True)))
+
+
+@bp.get("/libraries")
+@requires(rbac.SCRIPTS_READ)
+def list_libraries():
+    found = libraries.list_libraries(g.actor, g.tenant_id, limit=_int_arg("limit", 100), offset=_int_arg("offset", 0))
+    return jsonify({"items": [library_json(item) for item in found]})
+
+
+@bp.post("/libraries")
+@requires(rbac.SCRIPTS_CREATE)
+def create_library():
+    return jsonify(library_json(libraries.create(g.actor, g.tenant_id, _body()), source=True)), 201
+
+
+@bp.get("/libraries/<library_id>")
+@requires(rbac.SCRIPTS_READ)
+def get_library(library_id: str):
+    return jsonify(library_json(libraries.get(g.actor, g.tenant_id, library_id), source=True))
+
+
+@bp.patch("/libraries/<library_id>")
+@requires(rbac.SCRIPTS_UPDATE)
+def update_library(library_id: str):
+    return jsonify(library_json(libraries.update(g.actor, g.tenant_id, library_id, _body()), source=True))
+
+
+@bp.delete("/libraries/<library_id>")
+@requires(rbac.SCRIPTS_DELETE)
+def delete_library(library_id: str):
+    libraries.delete(g.actor, g.tenant_id, library_id)
+    return "", 204
+
+
+@bp.get("/libraries/<library_id>/versions")
+@requires(rbac.SCRIPTS_READ)
+def list_library_versions(library_id: str):
+    found = libraries.versions(g.actor, g.tenant_id, library_id, limit=_int_arg("limit", 100),
+                               offset=_int_arg("offset", 0))
+    return jsonify({"items": [version_json(item) for item in found]})
+
+
+@bp.get("/libraries/<library_id>/versions/<int:number>")
+@requires(rbac.SCRIPTS_READ)
+def get_library_version(library_id: str, number: int):
+    return jsonify(version_json(libraries.version(g.actor, g.tenant_id, library_id, number), source=True))
+
+
+@bp.get("/secrets")
+@requires(rbac.SECRETS_MANAGE)
+def list_secrets():
+    return jsonify({"items": [secret_json(s) for s in secrets.names(g.actor, g.tenant_id)]})
+
+
+@bp.put("/secrets/<name>")
+@requires(rbac.SECRETS_MANAGE)
+def put_secret(name: str):
+    return jsonify(secret_json(secrets.put(g.actor, g.tenant_id, name, _body().get("value"))))
+
+
+@bp.delete("/secrets/<name>")
+@requires(rbac.SECRETS_MANAGE)
+def delete_secret(name: str):
+    secrets.delete(g.actor, g.tenant_id, name)
+    return "", 204
 
 
 @bp.get("/executions")

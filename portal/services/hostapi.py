@@ -1,0 +1,85 @@
+"""The host APIs a run's `ctx.*` calls reach, registered into the app's HostRegistry.
+
+runtime/ knows nothing of Flask or the database: it hands each call to the handler
+registered for its API. The handlers here enter an app context of their own (they run on
+the registry's worker threads) and call the services with the tenant of the HostCall,
+which the supervisor bound from its own copy of the run request: a script never names
+a tenant. A service's refusal becomes a HostError the script can catch.
+"""
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask
+from limits import parse
+from limits.storage import storage_from_string
+from limits.strategies import FixedWindowRateLimiter
+
+from portal.services import cache, datastore, secrets
+from portal.services.errors import ServiceError, ValidationError
+from runtime import HostCall, HostError, HostRegistry
+from runtime.host.geolocation import GeolocationHandler
+from runtime.host.http import HttpHandler
+from runtime.ssrf import AddressPolicy
+
+Method = Callable[..., Any]
+
+DB_METHODS: dict[str, Method] = {
+    "query": datastore.query,
+    "findById": datastore.find_by_id,
+    "insert": datastore.insert,
+    "update": datastore.update,
+    "delete": datastore.remove,
+}
+SECRETS_METHODS: dict[str, Method] = {"get": secrets.value}
+CACHE_METHODS: dict[str, Method] = {"get": cache.get, "set": cache.store, "delete": cache.delete}
+
+
+def register(app: Flask, registry: HostRegistry) -> None:
+    """Register http and geolocation (always) and the tenant APIs (db, cache, secrets) for `app`."""
+    config = app.config
+    registry.register("http", HttpHandler(AddressPolicy.from_setting(config["JSR_HTTP_ALLOW"]),
+                                          max_bytes=config["JSR_HTTP_MAX_BYTES"],
+                                          default_timeout_ms=config["JSR_HTTP_TIMEOUT_MS"],
+                                          admit=outbound_rate(config["JSR_HTTP_RATE"], config["REDIS_URL"])))
+    registry.register("geolocation", GeolocationHandler(config["GEOLOCATION_URL"]))
+    registry.register("db", ServiceHandler(app, "db", DB_METHODS))
+    registry.register("secrets", ServiceHandler(app, "secrets", SECRETS_METHODS))
+    registry.register("cache", ServiceHandler(app, "cache", CACHE_METHODS))
+
+
+def outbound_rate(rate: str, redis_url: str | None) -> Callable[[str], bool]:
+    """JSR_HTTP_RATE per tenant (e.g. "60 per minute"), counted in Redis when configured so that every
+    process shares the count, in this process's memory otherwise."""
+    item = parse(rate)
+    limiter = FixedWindowRateLimiter(storage_from_string(redis_url or "memory://"))
+    return lambda tenant_id: limiter.hit(item, "jsr-http-out", tenant_id)
+
+
+class ServiceHandler:
+    """Serves `ctx.<api>.<method>(...args)` with `method(tenant_id, *args)` in an app context."""
+
+    def __init__(self, app: Flask, api: str, methods: dict[str, Method]) -> None:
+        self.app = app
+        self.api = api
+        self.methods = methods
+
+    def __call__(self, call: HostCall) -> Any:
+        method = self.methods.get(call.method)
+        if method is None:
+            raise HostError(f"ctx.{self.api}.{call.method} does not exist", name="TypeError")
+        if not call.tenant_id:
+            raise HostError(f"ctx.{self.api} needs a tenant: this run acts for none", name="TenantRequired")
+        try:
+            inspect.signature(method).bind(call.tenant_id, *call.args)
+        except TypeError:
+            raise HostError(f"ctx.{self.api}.{call.method}: wrong number of arguments", name="TypeError") from None
+        with self.app.app_context():
+            try:
+                return method(call.tenant_id, *call.args)
+            except ValidationError as exc:
+                detail = "; ".join(f"{field}: {message}" for field, message in exc.errors.items())
+                raise HostError(f"ctx.{self.api}.{call.method}: {detail}", name="ValidationError") from None
+            except ServiceError as exc:
+                raise HostError(f"ctx.{self.api}.{call.method}: {exc.message}", name=type(exc).__name__) from None

@@ -1,0 +1,195 @@
+// Type definitions of the JS Runtime Portal script SDK (README "Script SDK").
+// Kept in step with runtime/sandbox/prelude.js by tests/runtime/test_sdk_types.py.
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+interface HttpOptions {
+  headers?: Record<string, string | number>;
+  /** A string is sent as is; any other JSON value as JSON with content-type application/json. */
+  body?: Json;
+  /** Milliseconds; capped by JSR_HTTP_TIMEOUT_MS and what is left of the run's deadline. */
+  timeout?: number;
+}
+
+interface HttpRequestOptions extends HttpOptions {
+  method?: "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS";
+}
+
+interface HttpResponse {
+  /** The final URL, after redirects. */
+  url: string;
+  status: number;
+  /** Lower-case names; repeated headers joined with ", ". */
+  headers: Record<string, string>;
+  /** Parsed when the content type is JSON, text otherwise. */
+  body: Json;
+}
+
+/** Rejections of ctx.http, fetchV2 and the other host APIs. */
+interface HostCallError extends Error {
+  name: "HttpError" | "ValidationError" | "TypeError" | "TenantRequired" | "HostError" | string;
+  status?: number;
+}
+
+interface HttpApi {
+  get(url: string, options?: HttpOptions): Promise<HttpResponse>;
+  post(url: string, options?: HttpOptions): Promise<HttpResponse>;
+  put(url: string, options?: HttpOptions): Promise<HttpResponse>;
+  patch(url: string, options?: HttpOptions): Promise<HttpResponse>;
+  delete(url: string, options?: HttpOptions): Promise<HttpResponse>;
+  request(url: string, options?: HttpRequestOptions): Promise<HttpResponse>;
+}
+
+type Comparable = string | number | boolean | null;
+type FieldCondition = Comparable | {
+  $eq?: Comparable; $ne?: Comparable; $gt?: Comparable; $gte?: Comparable; $lt?: Comparable; $lte?: Comparable;
+  $in?: Comparable[];
+};
+
+interface QueryOptions {
+  where?: Record<string, FieldCondition>;
+  /** "field", "-field" (descending) or a list of up to 5. */
+  orderBy?: string | string[];
+  /** 0 to 1000, default 100. */
+  limit?: number;
+  offset?: number;
+}
+
+type StoredDocument = { _id: string; [field: string]: Json };
+
+interface DbApi {
+  query(collection: string, options?: QueryOptions): Promise<StoredDocument[]>;
+  findById(collection: string, id: string): Promise<StoredDocument | null>;
+  insert(collection: string, document: Record<string, Json>): Promise<StoredDocument>;
+  /** Merges top-level fields; null when there is no such document. */
+  update(collection: string, id: string, changes: Record<string, Json>): Promise<StoredDocument | null>;
+  delete(collection: string, id: string): Promise<boolean>;
+}
+
+interface CacheApi {
+  get(key: string): Promise<Json>;
+  /** Any JSON value but null; ttlSeconds 1 to 30 days, default 3600. */
+  set(key: string, value: Json, ttlSeconds?: number): Promise<true>;
+  delete(key: string): Promise<boolean>;
+}
+
+interface EventsApi {
+  /** Not available yet: rejects with "ctx.events is not available in this runtime". */
+  publish(type: string, payload?: Json): Promise<Json>;
+}
+
+interface SecretsApi {
+  get(name: string): Promise<string | null>;
+}
+
+interface Logger {
+  log(...args: unknown[]): void;
+  info(...args: unknown[]): void;
+  debug(...args: unknown[]): void;
+  warn(...args: unknown[]): void;
+  error(...args: unknown[]): void;
+}
+
+interface Context {
+  readonly tenantId: string;
+  readonly userId?: string | null;
+  readonly organizationId?: string | null;
+  readonly scriptId?: string;
+  readonly executionId?: string;
+  readonly trigger: { type: string; [key: string]: Json };
+  readonly http: HttpApi;
+  readonly db: DbApi;
+  readonly cache: CacheApi;
+  readonly events: EventsApi;
+  readonly secrets: SecretsApi;
+  readonly logger: Logger;
+}
+
+/** RudderStack's metadata keys, looked up by the event's messageId. */
+interface EventMetadata {
+  sourceId?: string; sourceName?: string; workspaceId?: string; sourceType?: string; sourceCategory?: string;
+  destinationId?: string; destinationType?: string; destinationName?: string; namespace?: string;
+  originalSourceId?: string; trackingPlanId?: string; trackingPlanVersion?: number; sourceTpConfig?: Json;
+  mergedTpConfig?: Json; jobId?: number; sourceJobId?: string; sourceJobRunId?: string; sourceTaskRunId?: string;
+  recordId?: Json; messageId?: string; messageIds?: string[]; rudderId?: string; receivedAt?: string;
+  eventName?: string; eventType?: string; sourceDefinitionId?: string; destinationDefinitionId?: string;
+  transformationId?: string; transformationVersionId?: string;
+}
+
+type RudderEvent = { messageId?: string; [key: string]: Json | undefined };
+type MetadataFunction = (event: RudderEvent) => EventMetadata;
+
+// -- handlers a script defines (function, const or let; or exported from an ES module) --
+declare function main(input: Json, ctx: Context): unknown;
+declare function handler(request: {
+  method: string; path: string; query: Record<string, string>; headers: Record<string, string>; body: Json; ip: string;
+}, ctx: Context): unknown;
+declare function onEvent(event: Json, ctx: Context): unknown;
+declare function transformEvent(event: RudderEvent, metadata: MetadataFunction):
+  RudderEvent | RudderEvent[] | null | undefined | Promise<RudderEvent | RudderEvent[] | null | undefined>;
+declare function transformBatch(events: RudderEvent[], metadata: MetadataFunction):
+  RudderEvent[] | Promise<RudderEvent[]>;
+
+// -- globals ----------------------------------------------------------------------------
+declare const console: Logger;
+/** RudderStack's log(): a console line in plain runs; "Log: ..." lines returned in transformation test mode. */
+declare function log(...args: unknown[]): void;
+/** Resolves to the JSON body whatever the status; "ERROR" on any failure or a body that is not JSON. */
+declare function fetch(url: string, options?: HttpRequestOptions): Promise<Json | "ERROR">;
+/** Resolves for every status (body parsed when it is JSON); rejects on a network failure or a refused address. */
+declare function fetchV2(url: string, options?: HttpRequestOptions): Promise<HttpResponse>;
+/** The request's credentials, else the tenant's secrets; throws TypeError without a key. */
+declare function getCredential(key: string | number | boolean | object): string | undefined;
+declare function metadata(event: RudderEvent): EventMetadata;
+/** The operator's GEOLOCATION_URL service (`GET /geoip/{ip}`); rejects clearly when it is not configured. */
+declare function geolocation(ip: string): Promise<Json>;
+/** UTF-8 only, as the WHATWG Encoding standard specifies it; lone surrogates become U+FFFD. */
+declare class TextEncoder {
+  readonly encoding: "utf-8";
+  encode(input?: string): Uint8Array;
+}
+declare class TextDecoder {
+  /** Only "utf-8" (and its labels); others throw RangeError. */
+  constructor(label?: string, options?: { fatal?: boolean; ignoreBOM?: boolean });
+  readonly encoding: "utf-8";
+  readonly fatal: boolean;
+  readonly ignoreBOM: boolean;
+  decode(input?: ArrayBuffer | ArrayBufferView): string;
+}
+/** A deep copy of plain data (objects, arrays, Date, RegExp, Map, Set, buffers, errors; cycles kept). */
+declare function structuredClone<T>(value: T): T;
+declare function setTimeout(callback: (...args: unknown[]) => void, delay?: number, ...args: unknown[]): number;
+declare function clearTimeout(id: number): void;
+
+// -- curated packages -------------------------------------------------------------------
+declare module "lodash" {
+  // The whole lodash 4 API, default and named exports (`import _, {groupBy} from 'lodash'`).
+  const _: { VERSION: string; [name: string]: any };
+  export default _;
+  export const chunk: <T>(array: T[], size?: number) => T[][];
+  export const groupBy: <T>(collection: T[], iteratee?: ((value: T) => unknown) | string) => Record<string, T[]>;
+  export const sum: (array: number[]) => number;
+}
+declare module "dayjs" {
+  interface Dayjs {
+    format(template?: string): string;
+    add(value: number, unit: string): Dayjs;
+    subtract(value: number, unit: string): Dayjs;
+    diff(other: Dayjs | string | number | Date, unit?: string, float?: boolean): number;
+    day(): number;
+    toISOString(): string;
+    valueOf(): number;
+    utc(): Dayjs;
+  }
+  interface DayjsStatic {
+    (date?: string | number | Date | Dayjs): Dayjs;
+    utc(date?: string | number | Date | Dayjs): Dayjs;
+    extend(plugin: unknown): DayjsStatic;
+  }
+  const dayjs: DayjsStatic;
+  export default dayjs;
+}
+declare module "dayjs/plugin/utc" {
+  const utc: unknown;
+  export default utc;
+}

@@ -10,7 +10,7 @@ from portal.config import ROOT, Config
 from portal.extensions import babel, csrf, db, enforce_sqlite_foreign_keys, limiter, login, migrate
 from portal.services import events, executions, outbox
 from portal.services import runtime as runtime_service
-from portal.web import api, auth, errors, security
+from portal.web import api, auth, errors, metrics, security
 from portal.web import session as session_wiring
 
 
@@ -42,6 +42,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.extensions[executions.DISPATCH_KEY] = tasks.run_execution
     app.extensions[events.LATER_KEY] = tasks.run_execution_later
     app.extensions[outbox.DELIVER_KEY] = tasks.deliver_event
+    app.extensions[metrics.QUEUE_DEPTH_KEY] = tasks.huey.pending_count
     runtime_service.init_app(app)
     session_wiring.init_app(app)
     errors.init_app(app)
@@ -49,6 +50,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(hooks.bp)
+    app.register_blueprint(metrics.bp)
     app.cli.add_command(jsr)
 
     @app.get("/healthz")

@@ -1,9 +1,11 @@
 """`flask jsr ...` commands against the test databases."""
 
+from datetime import UTC, datetime, timedelta
+
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.models import Script, Tenant, User
+from portal.models import Execution, Script, Tenant, User
 from portal.services import accounts
 from portal.tenancy import system_scope
 
@@ -48,3 +50,15 @@ def test_create_tenant_user_token(app, db_session):
 def test_cleanup_reports_count(app, db_session):
     result = app.test_cli_runner().invoke(args=["jsr", "cleanup", "--days", "1"])
     assert result.exit_code == 0 and "deleted 0 executions" in result.output
+
+
+def test_the_demo_schedule_fires_on_a_tick(app, db_session):
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["jsr", "seed-demo"]).exit_code == 0
+    soon = (datetime.now(UTC) + timedelta(minutes=2)).isoformat()
+    result = runner.invoke(args=["jsr", "tick", "--now", soon])
+    assert result.exit_code == 0 and "fired 1," in result.output, result.output
+    with system_scope():
+        run = db.session.scalar(select(Execution).where(Execution.trigger == "schedule"))
+        assert run.status == "completed" and run.output == {
+            "scheduledAt": run.scheduled_for.isoformat().replace("+00:00", "Z")}

@@ -12,7 +12,7 @@ from sqlalchemy.orm import aliased
 from portal.extensions import db
 from portal.models import EXECUTION_STATUSES, TRIGGERS, Execution, Script, Tenant, User
 from portal.models.execution import error_record
-from portal.services import audit, outbox, rbac
+from portal.services import audit, metrics, outbox, rbac
 from portal.services import runtime as runtime_service
 from portal.services.errors import Conflict, NotFound, TooManyRequests, ValidationError, refused_writes
 from portal.services.inputs import MAX_INT, is_id, json_error, require_choice, require_id, utc_time
@@ -165,6 +165,7 @@ def execute(execution_id: str, *, handler: str | None = None) -> Execution:
         execution.error = error_record("cancelled", refusal[0], refusal[1])
         _release_schedule_lock(execution)
         db.session.commit()
+        metrics.execution_finished(tenant.id, script.type, execution.trigger, execution.status, None)
         return execution
     request = RunRequest(
         source=script.source,
@@ -182,6 +183,9 @@ def execute(execution_id: str, *, handler: str | None = None) -> Execution:
     if execution.scheduled_for is not None:
         _release_schedule_lock(execution)
         db.session.commit()
+    metrics.execution_finished(tenant.id, script.type, execution.trigger, execution.status, result,
+                               request.limits.memory_bytes)
+    metrics.pool_state(runtime_service.pool().metrics())
     return execution
 
 

@@ -17,6 +17,7 @@ after the pass's time. The schedule preview is `cron.upcoming_runs(expression, t
 """
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -27,7 +28,7 @@ from sqlalchemy import or_, select, update
 from portal.extensions import db
 from portal.models import Execution, Script, Tenant
 from portal.models.tenant import new_id
-from portal.services import cron, executions
+from portal.services import cron, executions, metrics
 from portal.services import runtime as runtime_service
 from portal.services.scope import in_system
 
@@ -43,6 +44,7 @@ class TickResult:
 @in_system
 def tick(now: datetime | None = None) -> TickResult:
     """Fire every due active scheduled script of an active tenant once, as if the time were `now`."""
+    started = time.perf_counter()
     now = (now or datetime.now(UTC)).astimezone(UTC)
     result = TickResult()
     due = (select(Script, Tenant).join(Tenant, Tenant.id == Script.tenant_id)
@@ -61,6 +63,7 @@ def tick(now: datetime | None = None) -> TickResult:
             current_app.extensions[executions.DISPATCH_KEY](execution_id)
         except Exception:
             log.exception("scheduled execution %s could not be queued", execution_id)
+    metrics.TICK.observe(time.perf_counter() - started)
     return result
 
 
@@ -90,3 +93,4 @@ def _fire(script: Script, tenant: Tenant, now: datetime, result: TickResult) -> 
                              script_version=script.current_version, status="pending", trigger="schedule",
                              scheduled_for=slot, logs=[]))
     result.fired.append(execution_id)
+    metrics.LAG.observe((now - slot).total_seconds())

@@ -48,20 +48,20 @@ def queue_url(request, tmp_path):
 
 
 @pytest.fixture
-def worker_settings() -> dict[str, str]:
-    """Extra environment of the worker process; a test module overrides this fixture to set its own."""
+def process_env() -> dict[str, str]:
+    """Extra environment of the worker and server processes; a test module overrides this fixture."""
     return {}
 
 
 @pytest.fixture
-def worker(app, queue_url, tmp_path, worker_settings):
+def worker(app, queue_url, tmp_path, process_env):
     """Start `python -m tasks.worker` against the test database and queue; stop it afterwards."""
     from tasks.queue import configure
 
     app.config.update(HUEY_URL=queue_url, HUEY_IMMEDIATE=False)
     configure(app)
     env = {**os.environ, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "HUEY_URL": queue_url,
-           "JSR_INSTANCE_PATH": str(tmp_path), "JSR_WORKERS": "2", "PYTHONPATH": str(ROOT), **worker_settings}
+           "JSR_INSTANCE_PATH": str(tmp_path), "JSR_WORKERS": "2", "PYTHONPATH": str(ROOT), **process_env}
     log = open(tmp_path / "worker.log", "w")  # noqa: SIM115 - closed below
     process = subprocess.Popen([sys.executable, "-m", "tasks.worker"], cwd=ROOT, env=env, stdout=log,
                                stderr=subprocess.STDOUT)
@@ -102,12 +102,12 @@ SERVERS = {
 
 
 @pytest.fixture(params=sorted(SERVERS))
-def server(request, app, tmp_path):
+def server(request, app, tmp_path, process_env):
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
            "JSR_SECRETS_KEY": app.config["JSR_SECRETS_KEY"],
            "HUEY_URL": f"sqlite:///{tmp_path / 'huey.sqlite3'}", "JSR_INSTANCE_PATH": str(tmp_path),
-           "PYTHONPATH": str(ROOT)}
+           "PYTHONPATH": str(ROOT), **process_env}
     process = subprocess.Popen(SERVERS[request.param](port), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"

@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test setup assets translations translations-update db bench lint
+.PHONY: run test setup assets translations translations-update db bench bench-e2e lint
 
 setup: $(VENV)/.installed assets translations
 
@@ -63,3 +63,7 @@ test: setup lint
 bench: setup
 	$(BIN)/pip install -q -r requirements-bench.txt
 	$(BIN)/python -m bench.runtime_bench
+
+# End-to-end benchmarks of the triggers; so far the scheduler pass only (BENCH_DATABASE_URL: PostgreSQL).
+bench-e2e: setup
+	$(BIN)/python -m bench.tick_bench

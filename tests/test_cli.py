@@ -6,8 +6,8 @@ from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import Execution, Script, Tenant, User
-from portal.services import accounts
-from portal.tenancy import system_scope
+from portal.services import accounts, outbox
+from portal.tenancy import system_scope, tenant_scope
 
 
 def _count(model) -> int:
@@ -62,3 +62,15 @@ def test_the_demo_schedule_fires_on_a_tick(app, db_session):
         run = db.session.scalar(select(Execution).where(Execution.trigger == "schedule"))
         assert run.status == "completed" and run.output == {
             "scheduledAt": run.scheduled_for.isoformat().replace("+00:00", "Z")}
+
+
+def test_the_demo_event_script_thanks_for_a_paid_order(app, db_session):
+    assert app.test_cli_runner().invoke(args=["jsr", "seed-demo"]).exit_code == 0
+    with system_scope():
+        tenant_id = db.session.scalar(select(Tenant.id).where(Tenant.slug == "demo"))
+    with tenant_scope(tenant_id):
+        outbox.publish(tenant_id, "order.paid", {"orderId": 7, "amount": 10})
+        db.session.commit()  # delivered and run inline (Huey immediate)
+    with system_scope():
+        run = db.session.scalar(select(Execution).where(Execution.trigger == "event"))
+        assert (run.status, run.output) == ("completed", {"thanked": 7})

@@ -24,8 +24,8 @@ SCRIPTS = [
                "          body: {received: order.id}};\n}\n"},
     {"name": "On order paid", "type": "event", "event_patterns": ["order.paid"],
      "description": "Reacts to paid orders.",
-     "source": "async function onEvent(event, ctx) {\n  console.info('paid', event.orderId, event.amount);\n"
-               "  return {thanked: event.orderId};\n}\n"},
+     "source": "async function onEvent(event, ctx) {\n  const order = event.payload || {};\n"
+               "  console.info('paid', order.orderId, order.amount);\n  return {thanked: order.orderId};\n}\n"},
     {"name": "Hello world", "type": "oneoff", "description": "Run me from the editor.",
      "source": "function main(input, ctx) {\n  console.log('hello', input && input.name);\n"
                "  return {greeting: `Hello, ${(input && input.name) || 'world'}!`};\n}\n"},

@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test setup assets translations translations-update db bench bench-portal lint chromium screenshots
+.PHONY: run test setup assets translations translations-update db bench bench-portal bench-e2e lint chromium screenshots
 
 setup: $(VENV)/.installed assets translations chromium
 
@@ -84,3 +84,7 @@ bench-portal: setup
 bench: setup
 	$(BIN)/pip install -q -r requirements-bench.txt
 	$(BIN)/python -m bench.runtime_bench
+
+# End-to-end benchmarks of the triggers; so far the scheduler pass only (BENCH_DATABASE_URL: PostgreSQL).
+bench-e2e: setup
+	$(BIN)/python -m bench.tick_bench

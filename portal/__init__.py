@@ -11,7 +11,7 @@ from portal.config import ROOT, Config
 from portal.extensions import babel, csrf, db, enforce_sqlite_foreign_keys, limiter, login, migrate
 from portal.services import events, executions, outbox
 from portal.services import runtime as runtime_service
-from portal.web import api, auth, dashboard, errors, labels, pages, security
+from portal.web import api, auth, dashboard, errors, labels, metrics, pages, security
 from portal.web import executions as executions_pages
 from portal.web import scripts as scripts_pages
 from portal.web import session as session_wiring
@@ -45,6 +45,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.extensions[executions.DISPATCH_KEY] = tasks.run_execution
     app.extensions[events.LATER_KEY] = tasks.run_execution_later
     app.extensions[outbox.DELIVER_KEY] = tasks.deliver_event
+    app.extensions[metrics.QUEUE_DEPTH_KEY] = tasks.huey.pending_count
     runtime_service.init_app(app)
     session_wiring.init_app(app)
     errors.init_app(app)
@@ -57,6 +58,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(executions_pages.bp)
     labels.init_app(app)
     pages.init_app(app)
+    app.register_blueprint(metrics.bp)
     app.cli.add_command(jsr)
 
     @app.get("/healthz")

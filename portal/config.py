@@ -63,6 +63,7 @@ class Config:
         self.JSR_EVENT_RETRIES = _int("JSR_EVENT_RETRIES", 3)  # retries of a failed event delivery
         self.JSR_RETRY_DELAY_S = float(env.get("JSR_RETRY_DELAY_S", 2))  # first retry's delay; doubles each time
         self.JSR_EVENT_MAX_DEPTH = _int("JSR_EVENT_MAX_DEPTH", 5)  # events leading to events, at most this deep
+        self.JSR_METRICS_TOKEN = env.get("JSR_METRICS_TOKEN", "")  # when set, /metrics wants it as a bearer token
         self.JSR_MAX_BODY_BYTES = _int("JSR_MAX_BODY_BYTES", 2 * 1024 * 1024)
         # Cookies: `Secure` is added per request over HTTPS (portal/web/security.py).
         self.SESSION_COOKIE_HTTPONLY = self.REMEMBER_COOKIE_HTTPONLY = True

@@ -8,11 +8,14 @@ from tasks.queue import app, huey
 
 @huey.task(retries=0)
 def run_execution(execution_id: str) -> str:
-    """Run one pending execution; a cancelled or already-claimed one is left as it is. A failed event
-    delivery is followed by its next attempt or its dead letter."""
+    """Run one pending execution; a cancelled or already-claimed one is left as it is, one over quota
+    is queued again a moment later. A failed event delivery is followed by its next attempt or its
+    dead letter."""
     with app().app_context():
         execution = executions.execute(execution_id)
-        if execution.trigger == "event":
+        if execution.status == "pending":  # over its tenant's or script's quota: it waits in the queue
+            run_execution_later(execution.id, executions.QUOTA_RETRY_SECONDS)
+        elif execution.trigger == "event":
             events.follow_up(execution.id)
         return execution.status
 

@@ -1,14 +1,15 @@
 """`flask jsr ...` commands against the test databases."""
 
 import json
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.models import DataRecord, Script, Tenant, User
-from portal.services import accounts, secrets
+from portal.models import DataRecord, Execution, Script, Tenant, User
+from portal.services import accounts, outbox, secrets
 from portal.services.rbac import Actor
-from portal.tenancy import system_scope
+from portal.tenancy import system_scope, tenant_scope
 
 
 def _count(model) -> int:
@@ -98,3 +99,27 @@ def test_transform_prints_rudderstacks_response(app, db_session, tmp_path, make_
     }
     bad = app.test_cli_runner().invoke(args=["jsr", "transform", str(code), "--events", str(code)])
     assert bad.exit_code != 0 and "not a JSON file" in bad.output
+
+
+def test_the_demo_schedule_fires_on_a_tick(app, db_session):
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["jsr", "seed-demo"]).exit_code == 0
+    soon = (datetime.now(UTC) + timedelta(minutes=2)).isoformat()
+    result = runner.invoke(args=["jsr", "tick", "--now", soon])
+    assert result.exit_code == 0 and "fired 1," in result.output, result.output
+    with system_scope():
+        run = db.session.scalar(select(Execution).where(Execution.trigger == "schedule"))
+        assert run.status == "completed" and run.output == {
+            "scheduledAt": run.scheduled_for.isoformat().replace("+00:00", "Z")}
+
+
+def test_the_demo_event_script_thanks_for_a_paid_order(app, db_session):
+    assert app.test_cli_runner().invoke(args=["jsr", "seed-demo"]).exit_code == 0
+    with system_scope():
+        tenant_id = db.session.scalar(select(Tenant.id).where(Tenant.slug == "demo"))
+    with tenant_scope(tenant_id):
+        outbox.publish(tenant_id, "order.paid", {"orderId": 7, "amount": 10})
+        db.session.commit()  # delivered and run inline (Huey immediate)
+    with system_scope():
+        run = db.session.scalar(select(Execution).where(Execution.trigger == "event"))
+        assert (run.status, run.output) == ("completed", {"thanked": 7})

@@ -4,7 +4,7 @@ from flask import Blueprint, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from portal.extensions import csrf
-from portal.services import hooks
+from portal.services import hooks, metrics
 
 bp = Blueprint("hooks", __name__, url_prefix="/hooks")
 csrf.exempt(bp)  # callers are other servers; they authenticate with the hook's token or signature
@@ -31,4 +31,11 @@ def hook(slug: str, path: str):
     response = current_app.response_class(answer.body, status=answer.status, headers=answer.headers)
     response.headers["Content-Security-Policy"] = hooks.HOOK_CSP
     response.headers["X-JSR-Execution-Id"] = execution.id
+    return response
+
+
+@bp.after_request
+def count_answer(response):
+    """Every answer of the blueprint, errors included, by status (jsr_webhook_responses_total)."""
+    metrics.WEBHOOKS.labels(str(response.status_code)).inc()
     return response

@@ -12,10 +12,10 @@ SLUG = "demo"
 PASSWORD = "demo-password"
 USERS = [("admin@demo.test", Role.ORG_ADMIN), ("dev@demo.test", Role.DEVELOPER), ("viewer@demo.test", Role.VIEWER)]
 SCRIPTS = [
-    {"name": "Nightly report", "type": "scheduled", "cron_expression": "0 2 * * *", "timezone": "Asia/Tashkent",
-     "description": "Counts yesterday's orders.",
-     "source": "async function main(input, ctx) {\n  const orders = await ctx.db.query('orders', {limit: 100});\n"
-               "  console.log('orders so far', orders.length);\n  return {count: orders.length};\n}\n"},
+    {"name": "Every minute", "type": "scheduled", "cron_expression": "* * * * *", "timezone": "Asia/Tashkent",
+     "description": "Fires every minute while the worker runs.",
+     "source": "async function main(input, ctx) {\n  console.log('tick for', ctx.trigger.scheduledAt);\n"
+               "  return {scheduledAt: ctx.trigger.scheduledAt};\n}\n"},
     {"name": "Order webhook", "type": "http", "http_path": "orders", "http_methods": ["POST"],
      "description": "Receives orders from the shop.",
      "source": "async function handler(request, ctx) {\n  const order = request.body || {};\n"
@@ -24,8 +24,8 @@ SCRIPTS = [
                "          body: {received: order.id}};\n}\n"},
     {"name": "On order paid", "type": "event", "event_patterns": ["order.paid"],
      "description": "Reacts to paid orders.",
-     "source": "async function onEvent(event, ctx) {\n  console.info('paid', event.orderId, event.amount);\n"
-               "  return {thanked: event.orderId};\n}\n"},
+     "source": "async function onEvent(event, ctx) {\n  const order = event.payload || {};\n"
+               "  console.info('paid', order.orderId, order.amount);\n  return {thanked: order.orderId};\n}\n"},
     {"name": "Hello world", "type": "oneoff", "description": "Run me from the editor.",
      "source": "function main(input, ctx) {\n  console.log('hello', input && input.name);\n"
                "  return {greeting: `Hello, ${(input && input.name) || 'world'}!`};\n}\n"},

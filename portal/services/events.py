@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from portal.extensions import db
 from portal.models import DeadLetter, Event, Execution, Script, Tenant
-from portal.services import audit, executions, outbox, rbac
+from portal.services import audit, executions, metrics, outbox, rbac
 from portal.services.errors import Conflict, NotFound, ValidationError
 from portal.services.inputs import is_id, json_error, require_id, require_text, utc_time
 from portal.services.outbox import MAX_TYPE_LENGTH
@@ -112,6 +112,7 @@ def follow_up(execution_id: str) -> str | None:
             db.session.commit()
             delay = config["JSR_RETRY_DELAY_S"] * 2 ** (execution.attempt - 1)
             current_app.extensions[LATER_KEY](retry.id, delay)
+            metrics.RETRIES.labels(execution.tenant_id).inc()
             return retry.id
         payload = (execution.input or {}).get("payload") if isinstance(execution.input, dict) else None
         db.session.add(DeadLetter(tenant_id=execution.tenant_id, script_id=execution.script_id,
@@ -122,6 +123,7 @@ def follow_up(execution_id: str) -> str | None:
     except IntegrityError:
         db.session.rollback()
         return None  # followed up already
+    metrics.DEAD_LETTERS.labels(execution.tenant_id).inc()
     return "dead-letter"
 
 

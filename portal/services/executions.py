@@ -6,12 +6,13 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Text, and_, cast, func, or_, select, tuple_, update
+from sqlalchemy import Text, and_, cast, func, or_, select, text, tuple_, update
+from sqlalchemy.orm import aliased
 
 from portal.extensions import db
 from portal.models import EXECUTION_STATUSES, TRIGGERS, Execution, Script, Tenant, User
 from portal.models.execution import error_record
-from portal.services import audit, libraries, outbox, rbac, secrets
+from portal.services import audit, libraries, metrics, outbox, rbac, secrets
 from portal.services import runtime as runtime_service
 from portal.services.errors import Conflict, NotFound, TooManyRequests, ValidationError, refused_writes
 from portal.services.inputs import MAX_INT, is_id, json_error, require_choice, require_id, require_text, utc_time
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 DISPATCH_KEY = "jsr.dispatch"  # callable(execution_id) that queues a run; bound by create_app
 FINAL_STATUSES = ("completed", "failed", "timeout", "cancelled")
 PENDING_RETRY_SECONDS = 10
+QUOTA_RETRY_SECONDS = 1  # a run over quota is tried again this long after (workers), or told to (inline)
 
 
 @in_tenant
@@ -136,9 +138,21 @@ def create_pending(actor: Actor, script: Script, *, trigger: str, input: Any = N
 @in_tenant
 def run_now(actor: Actor, tenant_id: str, script_id: str, input: Any = None, *, trigger: str = "manual",
             handler: str | None = None) -> Execution:
-    """Run a script synchronously and return its recorded execution (manual runs are audited)."""
-    execution = _record_request(actor, tenant_id, script_id, input, trigger)
-    return execute(execution.id, handler=handler)
+    """Run a script synchronously and return its recorded execution (manual runs are audited).
+
+    Over the tenant's or script's quota the run does not wait: it is recorded as cancelled and the caller
+    gets TooManyRequests."""
+    execution = execute(_record_request(actor, tenant_id, script_id, input, trigger).id, handler=handler)
+    if execution.status == "pending":
+        db.session.execute(
+            update(Execution).where(Execution.id == execution.id, Execution.status == "pending")
+            .values(status="cancelled", finished_at=datetime.now(UTC),
+                    error=error_record("busy", "QuotaExceeded", "the tenant or the script was running as many "
+                                                                "runs as it may at once")))
+        db.session.commit()
+        raise TooManyRequests(_l("This tenant or script is running as many scripts as it may at once; try again "
+                                 "in a moment."), retry_after=QUOTA_RETRY_SECONDS)
+    return execution
 
 
 @in_tenant
@@ -196,25 +210,27 @@ def run_embedded(tenant_id: str, script_name: str, input: Any = None) -> Executi
 
 @in_system
 def execute(execution_id: str, *, handler: str | None = None) -> Execution:
-    """Run a pending execution once: claim it atomically, run it, record the result."""
-    now = datetime.now(UTC)
-    claimed = db.session.execute(
-        update(Execution).where(Execution.id == execution_id, Execution.status == "pending")
-        .values(status="running", started_at=now))
-    db.session.commit()
+    """Run a pending execution once: claim it atomically within the quotas, run it, record the result.
+
+    Over its tenant's or script's quota the execution stays `pending`: the caller queues it again
+    (workers) or gives up (inline runs)."""
     execution = db.session.get(Execution, execution_id, populate_existing=True)
     if execution is None:
         raise NotFound(_l("Execution not found."))
-    if claimed.rowcount != 1:
-        return execution  # cancelled, or another worker has it
     script = db.session.get(Script, execution.script_id)
     tenant = db.session.get(Tenant, execution.tenant_id)
+    claimed = _claim(execution, script, tenant)
+    db.session.commit()
+    db.session.refresh(execution)
+    if not claimed:
+        return execution  # over quota (still pending), cancelled, or another worker has it
     refusal = _refusal(script, tenant, execution.triggered_by)
     if refusal is not None:
         execution.status, execution.finished_at = "cancelled", datetime.now(UTC)
         execution.error = error_record("cancelled", refusal[0], refusal[1])
         _release_schedule_lock(execution)
         db.session.commit()
+        metrics.execution_finished(tenant.id, script.type, execution.trigger, execution.status, None)
         return execution
     request = RunRequest(
         source=script.source,
@@ -233,7 +249,32 @@ def execute(execution_id: str, *, handler: str | None = None) -> Execution:
     if execution.scheduled_for is not None:
         _release_schedule_lock(execution)
         db.session.commit()
+    metrics.execution_finished(tenant.id, script.type, execution.trigger, execution.status, result,
+                               request.limits.memory_bytes)
+    metrics.pool_state(runtime_service.pool().metrics())
     return execution
+
+
+def _claim(execution: Execution, script: Script, tenant: Tenant) -> bool:
+    """pending → running, only while the tenant and the script run fewer than their quotas, counted over
+    every process: the running executions in the database are the leases (a dead worker's lease ends when
+    the reaper fails its execution). On PostgreSQL a transaction-scoped advisory lock per tenant makes
+    count-and-claim atomic across processes; SQLite runs one writing statement at a time anyway."""
+    tenant_limit = tenant.max_concurrency
+    script_limit = min(script.concurrency or current_app.config["JSR_SCRIPT_CONCURRENT"], tenant_limit)
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:tenant))"), {"tenant": tenant.id})
+    other = aliased(Execution)
+
+    def running(*conditions):
+        return select(func.count()).select_from(other).where(other.status == "running", *conditions).scalar_subquery()
+
+    claimed = db.session.execute(
+        update(Execution).where(Execution.id == execution.id, Execution.status == "pending",
+                                running(other.tenant_id == tenant.id) < tenant_limit,
+                                running(other.script_id == script.id) < script_limit)
+        .values(status="running", started_at=datetime.now(UTC)))
+    return claimed.rowcount == 1
 
 
 def _trigger_context(execution: Execution) -> dict[str, Any]:

@@ -49,6 +49,7 @@ EDITABLE = ("name", "description", "source", "type", "cron_expression", "timezon
 MAX_LENGTHS = {"description": 2000, "cron_expression": 100, "timezone": 64, "http_path": 200,
                "change_description": 500, "event_pattern": 200}
 MAX_EVENT_PATTERNS = 50
+MAX_PREVIEW = 50  # fire times one schedule preview lists
 LIMIT_FIELDS = {"timeout_ms": "max_timeout_ms", "memory_mb": "max_memory_mb", "host_calls": "max_host_calls",
                 "concurrency": "max_concurrency"}
 
@@ -199,6 +200,17 @@ def _validate_schedule(values: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
+def preview_schedule(actor: Actor, tenant_id: str, expression: Any, timezone: Any, n: int = 5) -> list[datetime]:
+    """The next `n` fire times of a cron expression in a time zone (UTC): the editor's preview."""
+    rbac.require(actor, rbac.SCRIPTS_READ, tenant_id)
+    values = {"cron_expression": expression, "timezone": timezone or "UTC"}
+    require_number("n", n, 1, MAX_PREVIEW)
+    errors = _validate_schedule(values)
+    if (message := timezone_error(values["timezone"])) is not None:
+        errors["timezone"] = message
+    if errors:
+        raise ValidationError(errors)
+    return cron.upcoming_runs(expression, values["timezone"], n)
 
 
 def _validate_http(values: dict[str, Any], tenant: Tenant, script_id: str | None) -> dict[str, Any]:

@@ -51,20 +51,20 @@ def queue_url(request, tmp_path):
 
 
 @pytest.fixture
-def worker_settings() -> dict[str, str]:
-    """Extra environment of the worker process; a test module overrides this fixture to set its own."""
+def process_env() -> dict[str, str]:
+    """Extra environment of the worker and server processes; a test module overrides this fixture."""
     return {}
 
 
 @pytest.fixture
-def worker(app, queue_url, tmp_path, worker_settings):
+def worker(app, queue_url, tmp_path, process_env):
     """Start `python -m tasks.worker` against the test database and queue; stop it afterwards."""
     from tasks.queue import configure
 
     app.config.update(HUEY_URL=queue_url, HUEY_IMMEDIATE=False)
     configure(app)
     env = {**os.environ, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "HUEY_URL": queue_url,
-           "JSR_INSTANCE_PATH": str(tmp_path), "JSR_WORKERS": "2", "PYTHONPATH": str(ROOT), **worker_settings}
+           "JSR_INSTANCE_PATH": str(tmp_path), "JSR_WORKERS": "2", "PYTHONPATH": str(ROOT), **process_env}
     log = open(tmp_path / "worker.log", "w")  # noqa: SIM115 - closed below
     process = subprocess.Popen([sys.executable, "-m", "tasks.worker"], cwd=ROOT, env=env, stdout=log,
                                stderr=subprocess.STDOUT)
@@ -132,8 +132,8 @@ def served(app: Flask, tmp_path: Path, kind: str = "werkzeug", **env: str) -> It
 
 
 @pytest.fixture(params=sorted(SERVERS))
-def server(request, app, tmp_path):
-    with served(app, tmp_path, request.param) as base:
+def server(request, app, tmp_path, process_env):
+    with served(app, tmp_path, request.param, **process_env) as base:
         yield base
 
 

@@ -18,7 +18,7 @@ from tests.integration.test_worker import _children, _wait_status
 
 
 @pytest.fixture
-def worker_settings():
+def process_env():
     return {"JSR_EVENT_RETRIES": "2", "JSR_RETRY_DELAY_S": "0.2"}
 
 

@@ -13,6 +13,7 @@ from portal.services.errors import ValidationError
 from portal.services.rbac import Actor
 from portal.tenancy import system_scope, tenant_scope
 from tasks.executions import reap_stale_executions
+from tasks.queue import configure
 
 ECHO = "async function onEvent(event, ctx) { return {event, attempt: ctx.trigger.attempt} }"
 FAILS_UNLESS_OK = "function onEvent(event) { if (!event.payload || !event.payload.ok) throw new Error('not ok'); " \
@@ -215,3 +216,22 @@ def test_a_run_the_reaper_failed_is_retried(app, db_session, tenant_admin, event
     assert reap_stale_executions.call_local() == 1
     retries = [r for r in _runs(script_id) if r.input["payload"] == {"n": 2}]
     assert [(r.attempt, r.status) for r in retries] == [(1, "failed"), (2, "pending")]
+
+
+def test_the_relay_hands_over_events_a_queue_outage_held_back(app, db_session, tenant_admin, event_script):
+    tenant, _ = tenant_admin
+    script_id = event_script(["order.paid"])
+    # The queue is Redis on a port where nothing listens: every enqueue fails.
+    previous = app.config["HUEY_URL"]
+    app.config.update(HUEY_URL="redis://127.0.0.1:1/0", HUEY_IMMEDIATE=False)
+    configure(app)
+    try:
+        event_id = _publish(tenant.id, "order.paid", {"n": 1})  # committed; its queueing failed
+    finally:
+        app.config.update(HUEY_URL=previous, HUEY_IMMEDIATE=True)
+        configure(app)
+    assert _runs(script_id) == []
+    assert outbox.relay_stale() == 0  # not yet: it may still be on its way
+    assert outbox.relay_stale(now=datetime.now(UTC) + outbox.RELAY_AFTER + timedelta(seconds=1)) == 1
+    [run] = _runs(script_id)
+    assert (run.event_id, run.status) == (event_id, "completed")

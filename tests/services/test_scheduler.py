@@ -152,3 +152,15 @@ def test_tick_command(app, db_session, scheduled):
     assert len(_runs(script_id)) == 1
     bad = runner.invoke(args=["jsr", "tick", "--now", "yesterday"])
     assert bad.exit_code != 0 and "ISO 8601" in bad.output
+
+
+def test_schedule_preview_over_the_api(api):
+    call, _ = api("viewer")
+    answer = call("GET", "/schedule-preview?cron=0+9+*+*+*&timezone=Europe/Berlin&n=3")
+    assert answer.status_code == 200 and len(answer.json["times"]) == 3
+    times = [datetime.fromisoformat(t) for t in answer.json["times"]]
+    assert times == sorted(times) and all(t.astimezone(ZoneInfo("Europe/Berlin")).hour == 9 for t in times)
+    assert call("GET", "/schedule-preview?cron=0+9+*+*").json["fields"].keys() == {"cron_expression"}
+    assert call("GET", "/schedule-preview?cron=0+0+31+2+*").status_code == 422  # never fires
+    assert "timezone" in call("GET", "/schedule-preview?cron=*+*+*+*+*&timezone=Mars/Base").json["fields"]
+    assert call("GET", "/schedule-preview?cron=*+*+*+*+*&n=51").status_code == 422

@@ -27,6 +27,7 @@ from portal.services.scripts import (
     HTTP_METHODS,
     MAX_EVENT_PATTERNS,
     MAX_LENGTHS,
+    MAX_PREVIEW,
     NAME_RE,
     PATH_RE,
 )
@@ -182,6 +183,17 @@ def openapi_document() -> dict[str, Any]:
                 "parameters": [SCRIPT_ID],
                 "post": _op("Restore a version's source as a new version", {"200": _json(_ref("ScriptWithSource"))},
                             body="RollbackInput"),
+            },
+            "/schedule-preview": {
+                "get": _op("The next fire times of a cron expression in a time zone, in UTC (DST rules in the README)",
+                           {"200": _json({"type": "object", "required": ["times"], "properties": {
+                               "times": {"type": "array", "items": {"type": "string", "format": "date-time"}}}})},
+                           parameters=[
+                               {**_query("cron", {"type": "string", "maxLength": MAX_LENGTHS["cron_expression"]},
+                                         "5 fields, e.g. */5 * * * *"), "required": True},
+                               _query("timezone", _text(MAX_LENGTHS["timezone"]), "IANA zone, default UTC"),
+                               _query("n", {"type": "integer", "minimum": 1, "maximum": MAX_PREVIEW},
+                                      "How many (default 5)")]),
             },
             "/scripts/{script_id}/hook-secret": {
                 "parameters": [SCRIPT_ID],

@@ -184,6 +184,15 @@ def rollback(script_id: str):
     return jsonify(script_json(scripts.rollback(g.actor, g.tenant_id, script_id, number), source=True))
 
 
+@bp.get("/schedule-preview")
+@requires(rbac.SCRIPTS_READ)
+def schedule_preview():
+    """The next fire times of ?cron= in ?timezone= (default UTC), ?n= of them (default 5)."""
+    times = scripts.preview_schedule(g.actor, g.tenant_id, request.args.get("cron"), request.args.get("timezone"),
+                                     _int_arg("n", 5))
+    return jsonify({"times": [moment.isoformat() for moment in times]})
+
+
 @bp.post("/scripts/<script_id>/hook-secret")
 @requires(rbac.SCRIPTS_UPDATE)
 def rotate_hook_secret(script_id: str):

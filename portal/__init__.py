@@ -8,7 +8,7 @@ import tasks
 from portal import hooks, models, tenancy  # noqa: F401  (models: tables known to Flask-Migrate)
 from portal.cli import jsr
 from portal.config import ROOT, Config
-from portal.extensions import babel, csrf, db, enforce_sqlite_foreign_keys, limiter, login, migrate
+from portal.extensions import babel, configure_sqlite_connections, csrf, db, limiter, login, migrate
 from portal.services import events, executions, outbox
 from portal.services import runtime as runtime_service
 from portal.web import api, auth, dashboard, errors, labels, metrics, pages, security
@@ -31,7 +31,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.update(overrides or {})
     app.config["MAX_CONTENT_LENGTH"] = app.config["JSR_MAX_BODY_BYTES"]  # larger bodies: 413
 
-    enforce_sqlite_foreign_keys()
+    configure_sqlite_connections()
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     login.init_app(app)

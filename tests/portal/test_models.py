@@ -21,6 +21,7 @@ from portal.models import (
     Tenant,
     User,
 )
+from tests.conftest import backend
 
 KEY = "test-secrets-key"
 
@@ -193,3 +194,11 @@ def test_hook_secrets_are_stored_encrypted(app, db_session, make_tenant, make_sc
     assert script.get_http_secret(app.config["JSR_SECRETS_KEY"]) == "s3cret-" + "x" * 200
     with pytest.raises(InvalidToken):
         script.get_http_secret("another key")
+
+
+def test_sqlite_writes_through_a_write_ahead_log(app, db_session):
+    if backend(app) != "sqlite":
+        pytest.skip("a SQLite setting")
+    assert db_session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+    assert db_session.execute(text("PRAGMA synchronous")).scalar() == 1  # NORMAL
+    assert db_session.execute(text("PRAGMA foreign_keys")).scalar() == 1

@@ -20,7 +20,7 @@ jsr = AppGroup("jsr", help="JS Runtime Portal commands.")
 
 
 def _tenant_id(slug: str | None) -> str:
-    """The id of the tenant a command acts for; '' (no tenant: ctx.db/cache/secrets refuse) without one."""
+    """The id of the tenant a command acts for; '' (no tenant: ctx.db/cache/secrets/events refuse) without one."""
     if slug is None:
         return ""
     try:
@@ -46,7 +46,7 @@ def _json_file(path: Path, option: str):
 @click.option("--input", "input_json", default="null", help="Input as JSON.")
 @click.option("--handler", default="main", type=click.Choice(HANDLERS), show_default=True)
 @click.option("--tenant", "tenant_slug", default=None,
-              help="Slug of the tenant the run acts for: ctx.db, ctx.cache and ctx.secrets need one.")
+              help="Slug of the tenant the run acts for: ctx.db, ctx.cache, ctx.secrets and ctx.events need one.")
 def run_file(file: Path, input_json: str, handler: str, tenant_slug: str | None) -> None:
     """Run FILE once and print its output, logs and error."""
     try:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.models import DataRecord, Execution, Script, Tenant, User
+from portal.models import DataRecord, Event, Execution, Script, Tenant, User
 from portal.services import accounts, outbox, secrets
 from portal.services.rbac import Actor
 from portal.tenancy import system_scope, tenant_scope
@@ -70,6 +70,22 @@ def test_run_acts_for_the_tenant_given(app, db_session, tmp_path, make_tenant):
     assert json.loads(without.stdout) == "TenantRequired: ctx.db needs a tenant: this run acts for none"
     unknown = runner.invoke(args=["jsr", "run", str(script), "--tenant", "nope"])
     assert unknown.exit_code != 0 and "Unknown tenant" in unknown.output
+
+
+def test_run_publishes_events_for_the_tenant_given(app, db_session, tmp_path, make_tenant):
+    tenant = make_tenant(slug="cli-events")
+    script = tmp_path / "publish.js"
+    script.write_text("async function main(input, ctx) {\n"
+                      "  try { return (await ctx.events.publish('cli.ran', {n: input})).depth; }\n"
+                      "  catch (e) { return e.name + ': ' + e.message; }\n}")
+    runner = app.test_cli_runner()
+    with_tenant = runner.invoke(args=["jsr", "run", str(script), "--input", "3", "--tenant", "cli-events"])
+    assert with_tenant.exit_code == 0 and json.loads(with_tenant.stdout) == 0
+    with system_scope():
+        assert [(e.tenant_id, e.payload) for e in db.session.scalars(select(Event).where(Event.type == "cli.ran"))
+                ] == [(tenant.id, {"n": 3})]
+    without = runner.invoke(args=["jsr", "run", str(script), "--input", "1"])
+    assert json.loads(without.stdout) == "TenantRequired: ctx.events needs a tenant: this run acts for none"
 
 
 def test_transform_prints_rudderstacks_response(app, db_session, tmp_path, make_tenant, make_user):

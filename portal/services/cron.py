@@ -11,15 +11,20 @@ so `0 9 * * *` in Europe/Berlin fires at 09:00 local time all year (08:00 UTC in
   repeated hour too, so `*/15 * * * *` keeps firing every 15 minutes.
 """
 
+import calendar
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from babel.dates import get_day_names, get_month_names
+from cron_descriptor import ExpressionDescriptor, FormatError, MissingFieldError, Options, WrongArgumentError
 from croniter import CroniterError, croniter
 
 # Near a DST change many candidates may be looked at (a minute-by-minute expression across a
 # repeated hour); elsewhere one or two are.
 _MAX_CANDIDATES = 500
 _NEAR = timedelta(hours=3)  # more than the largest DST shift anywhere (2 h)
+# The portal's languages that cron-descriptor can describe in, with its locale for each.
+_DESCRIBED = {"en": "en_US", "ru": "ru_RU"}
 
 
 def next_fire(expression: str, timezone: str, after: datetime) -> datetime:
@@ -74,3 +79,26 @@ def never_fires(expression: str, timezone: str) -> bool:
     except CroniterError:
         return True
     return False
+
+
+def describe(expression: str, language: str) -> str | None:
+    """The expression in words in `language` ("At 09:00, Monday through Friday"), 24-hour clock; None
+    for a language cron-descriptor lacks (the portal says it its own way) or an expression it cannot read."""
+    locale = _DESCRIBED.get(language)
+    if locale is None:
+        return None
+    options = Options()
+    options.locale_code = locale
+    options.use_24hour_time_format = True
+    try:
+        description = ExpressionDescriptor(expression, options).get_description()
+    except (FormatError, MissingFieldError, WrongArgumentError):
+        return None
+    if language != "en":  # cron-descriptor names days and months as the process's C locale does: in English
+        names = [(calendar.day_name[number], name) for number, name in
+                 get_day_names("wide", "stand-alone", locale=language).items()]
+        names += [(calendar.month_name[number], name) for number, name in
+                  get_month_names("wide", "stand-alone", locale=language).items()]
+        for english, local in names:
+            description = description.replace(english, local)
+    return description

@@ -51,6 +51,21 @@ def publish_many(actor: Actor, tenant_id: str, items: list[Any]) -> list[Event]:
     return published
 
 
+# -- a run's publishing ------------------------------------------------------------------
+@in_tenant
+def publish_from_run(tenant_id: str, run: dict[str, Any], type: Any, payload: Any = None) -> dict[str, Any]:
+    """`ctx.events.publish(type, payload)`: `run` is the host's copy of the run's context, never the script's.
+
+    An event published by a run that an event started is one deeper than that event, so a chain of
+    event scripts publishing events ends at JSR_EVENT_MAX_DEPTH (outbox.publish refuses beyond it);
+    any other run starts a chain at depth 0, as the API does."""
+    trigger = run.get("trigger") or {}
+    depth = trigger.get("depth", 0) + 1 if trigger.get("type") == "event" else 0
+    event = outbox.publish(tenant_id, type, payload, depth=depth)
+    db.session.commit()
+    return {"id": event.id, "type": event.type, "depth": event.depth}
+
+
 # -- delivery ------------------------------------------------------------------------------
 def matches(pattern: str, type_: str) -> bool:
     if pattern == "*":

@@ -10,7 +10,7 @@ from sqlalchemy import Text, and_, cast, func, or_, select, text, tuple_, update
 from sqlalchemy.orm import aliased
 
 from portal.extensions import db
-from portal.models import EXECUTION_STATUSES, TRIGGERS, Execution, Script, Tenant, User
+from portal.models import EXECUTION_STATUSES, TRIGGERS, Event, Execution, Script, Tenant, User
 from portal.models.execution import error_record
 from portal.services import audit, libraries, metrics, outbox, rbac, secrets
 from portal.services import runtime as runtime_service
@@ -278,8 +278,12 @@ def _claim(execution: Execution, script: Script, tenant: Tenant) -> bool:
 
 
 def _trigger_context(execution: Execution) -> dict[str, Any]:
-    """ctx.trigger: what started the run (a schedule run also names its slot, as ISO 8601 UTC)."""
+    """ctx.trigger: what started the run (a schedule run also names its slot, as ISO 8601 UTC; an event
+    run, its event's depth)."""
     trigger: dict[str, Any] = {"type": execution.trigger, "attempt": execution.attempt}
+    event = db.session.get(Event, execution.event_id) if execution.event_id else None
+    if event is not None:  # what ctx.events.publish counts the chain's depth from
+        trigger["depth"] = event.depth
     if execution.scheduled_for is not None:
         trigger["scheduledAt"] = execution.scheduled_for.isoformat().replace("+00:00", "Z")
     return trigger

@@ -16,7 +16,7 @@ from limits import parse
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
-from portal.services import cache, datastore, secrets
+from portal.services import cache, datastore, events, secrets
 from portal.services.errors import ServiceError, ValidationError
 from runtime import HostCall, HostError, HostRegistry
 from runtime.host.geolocation import GeolocationHandler
@@ -37,7 +37,7 @@ CACHE_METHODS: dict[str, Method] = {"get": cache.get, "set": cache.store, "delet
 
 
 def register(app: Flask, registry: HostRegistry) -> None:
-    """Register http and geolocation (always) and the tenant APIs (db, cache, secrets) for `app`."""
+    """Register http and geolocation (always) and the tenant APIs (db, cache, secrets, events) for `app`."""
     config = app.config
     registry.register("http", HttpHandler(AddressPolicy.from_setting(config["JSR_HTTP_ALLOW"]),
                                           max_bytes=config["JSR_HTTP_MAX_BYTES"],
@@ -47,6 +47,8 @@ def register(app: Flask, registry: HostRegistry) -> None:
     registry.register("db", ServiceHandler(app, "db", DB_METHODS))
     registry.register("secrets", ServiceHandler(app, "secrets", SECRETS_METHODS))
     registry.register("cache", ServiceHandler(app, "cache", CACHE_METHODS))
+    # events imports this module through executions: its functions are looked up once both are loaded
+    registry.register("events", ServiceHandler(app, "events", {"publish": events.publish_from_run}, with_run=True))
 
 
 def outbound_rate(rate: str, redis_url: str | None) -> Callable[[str], bool]:
@@ -58,12 +60,14 @@ def outbound_rate(rate: str, redis_url: str | None) -> Callable[[str], bool]:
 
 
 class ServiceHandler:
-    """Serves `ctx.<api>.<method>(...args)` with `method(tenant_id, *args)` in an app context."""
+    """Serves `ctx.<api>.<method>(...args)` with `method(tenant_id, *args)` in an app context, or with
+    `method(tenant_id, run, *args)` when `with_run` (run: the host's copy of the run's context)."""
 
-    def __init__(self, app: Flask, api: str, methods: dict[str, Method]) -> None:
+    def __init__(self, app: Flask, api: str, methods: dict[str, Method], *, with_run: bool = False) -> None:
         self.app = app
         self.api = api
         self.methods = methods
+        self.with_run = with_run
 
     def __call__(self, call: HostCall) -> Any:
         method = self.methods.get(call.method)
@@ -71,13 +75,14 @@ class ServiceHandler:
             raise HostError(f"ctx.{self.api}.{call.method} does not exist", name="TypeError")
         if not call.tenant_id:
             raise HostError(f"ctx.{self.api} needs a tenant: this run acts for none", name="TenantRequired")
+        args = [call.tenant_id, *([call.run] if self.with_run else []), *call.args]
         try:
-            inspect.signature(method).bind(call.tenant_id, *call.args)
+            inspect.signature(method).bind(*args)
         except TypeError:
             raise HostError(f"ctx.{self.api}.{call.method}: wrong number of arguments", name="TypeError") from None
         with self.app.app_context():
             try:
-                return method(call.tenant_id, *call.args)
+                return method(*args)
             except ValidationError as exc:
                 detail = "; ".join(f"{field}: {message}" for field, message in exc.errors.items())
                 raise HostError(f"ctx.{self.api}.{call.method}: {detail}", name="ValidationError") from None

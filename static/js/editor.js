@@ -78,6 +78,27 @@
   showTypeFields();
   field("type").addEventListener("change", showTypeFields);
 
+  // -- trigger settings: copy buttons, and the webhook secret's rotation (the new one is shown once) -----
+  document.querySelectorAll("button.copy").forEach((button) => {
+    button.addEventListener("click", () => {
+      navigator.clipboard.writeText(document.getElementById(button.dataset.copy).textContent);
+    });
+  });
+  const rotate = document.getElementById("rotate-secret");
+  if (rotate) {
+    rotate.addEventListener("click", async () => {
+      if (!window.confirm(rotate.dataset.confirm)) return;
+      const response = await post(rotate.dataset.url, {});
+      const answer = await response.json();
+      if (!response.ok) {
+        say(answer.error || text.failed.replace("{s}", response.status), "error");
+        return;
+      }
+      document.getElementById("new-secret-value").textContent = answer.secret;
+      document.getElementById("new-secret").hidden = false;
+    });
+  }
+
   // Absolute: Monaco's web workers resolve module URLs against their own (blob) location.
   window.require.config({paths: {vs: new URL(data.monaco, window.location.href).href}});
   window.require(["vs/editor/editor.main"], function () {

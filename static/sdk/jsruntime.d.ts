@@ -73,9 +73,17 @@ interface CacheApi {
   delete(key: string): Promise<boolean>;
 }
 
+interface PublishedEvent {
+  id: string;
+  type: string;
+  /** One deeper than the event that started the run (0 for other runs); at most JSR_EVENT_MAX_DEPTH. */
+  depth: number;
+}
+
 interface EventsApi {
-  /** Not available yet: rejects with "ctx.events is not available in this runtime". */
-  publish(type: string, payload?: Json): Promise<Json>;
+  /** Publishes a domain event of the run's tenant to its event scripts; rejects with a ValidationError
+   * for a bad type or payload, or past the chain depth limit. */
+  publish(type: string, payload?: Json): Promise<PublishedEvent>;
 }
 
 interface SecretsApi {

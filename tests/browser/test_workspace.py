@@ -159,3 +159,31 @@ def test_the_script_workspace_end_to_end(page, server, shoot):
         expect(page.locator("h1")).to_have_text(executions_word)
         expect(page.locator("html")).to_have_attribute("lang", code)
     shoot(page, "history-uz")
+
+
+def test_rotating_a_webhook_secret_shows_it_once_and_the_hook_takes_it(page, server):
+    _sign_in(page, server)
+    page.goto(f"{server}/scripts?type=http")
+    page.click("text=Order webhook")
+    page.wait_for_selector('#workspace[data-ready="true"]')
+    script_url = page.url
+    token = page.get_attribute('meta[name="csrf-token"]', "content")
+    changed = page.request.patch(f"{server}/api/v1/scripts/{script_url.rsplit('/', 1)[1]}",
+                                 data={"http_auth": "token"}, headers={"X-CSRFToken": token})
+    assert changed.ok, changed.text()
+    page.goto(script_url)
+    page.wait_for_selector('#workspace[data-ready="true"]')
+    expect(page.locator("#hook-url")).to_have_text(f"{server}/hooks/demo/orders")
+    expect(page.locator("#curl-example")).to_contain_text('X-JSR-Token: $SECRET')
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#rotate-secret")
+    expect(page.locator("#new-secret")).to_be_visible()
+    secret = page.locator("#new-secret-value").text_content()
+    assert len(secret) >= 40
+    called = page.request.post(f"{server}/hooks/demo/orders", data={"id": 5}, headers={"X-JSR-Token": secret})
+    assert called.ok, called.text()
+    refused = page.request.post(f"{server}/hooks/demo/orders", data={"id": 5}, headers={"X-JSR-Token": "old"})
+    assert refused.status == 401
+    page.goto(script_url)  # shown once: a reload does not show it again
+    expect(page.locator("#new-secret")).to_be_hidden()
+    assert secret not in page.content()

@@ -235,3 +235,81 @@ def test_the_relay_hands_over_events_a_queue_outage_held_back(app, db_session, t
     assert outbox.relay_stale(now=datetime.now(UTC) + outbox.RELAY_AFTER + timedelta(seconds=1)) == 1
     [run] = _runs(script_id)
     assert (run.event_id, run.status) == (event_id, "completed")
+
+
+# -- ctx.events.publish from scripts -----------------------------------------------------------
+PUBLISHES = """async function main(input, ctx) {
+  try { return await ctx.events.publish(input.type, input.payload) }
+  catch (e) { return {error: e.name + ': ' + e.message} }
+}"""
+
+
+def _run_publisher(tenant, admin, input):
+    script = scripts.create(admin, tenant.id, {"name": "Publisher", "type": "oneoff", "source": PUBLISHES})
+    execution = executions.run_now(admin, tenant.id, script.id, input)
+    assert execution.status == "completed", execution.error
+    return execution
+
+
+def test_a_script_publishes_an_event_that_event_scripts_receive(app, db_session, tenant_admin, event_script,
+                                                                 make_tenant, make_user):
+    tenant, admin = tenant_admin
+    orders = event_script(["order.*"])
+    other = make_tenant(max_concurrency=10)
+    other_admin = Actor.of(make_user(role="org_admin", tenant=other))
+    elsewhere = scripts.set_status(other_admin, other.id, scripts.create(other_admin, other.id, {
+        "name": "all", "type": "event", "event_patterns": ["*"], "source": ECHO}).id, "active").id
+    execution = _run_publisher(tenant, admin, {"type": "order.paid", "payload": {"orderId": 7}})
+    published = execution.output
+    assert (published["type"], published["depth"]) == ("order.paid", 0)
+    [run] = _runs(orders)
+    assert run.status == "completed" and run.event_id == published["id"]
+    assert {k: run.output["event"][k] for k in ("type", "payload", "depth")} == {
+        "type": "order.paid", "payload": {"orderId": 7}, "depth": 0}
+    with system_scope():
+        assert db.session.get(Event, published["id"]).tenant_id == tenant.id
+    assert [r for r in _runs(elsewhere) if r.input["type"] == "order.paid"] == []  # nor another tenant
+    assert [(c["api"], c["method"], c["target"]) for c in execution.outbound_calls] == [
+        ("events", "publish", "order.paid")]
+
+
+def test_an_event_script_republishing_its_own_type_stops_at_the_depth_limit(app, db_session, tenant_admin,
+                                                                            event_script, monkeypatch):
+    """Each event a run publishes is one deeper than the event that started the run; past the limit
+    publishing rejects with an error the script can catch. (Huey immediate runs the chain nested, so
+    a limit of 1 keeps it within the test pool's runners.)"""
+    monkeypatch.setitem(app.config, "JSR_EVENT_MAX_DEPTH", 1)
+    tenant, _ = tenant_admin
+    loop = event_script(["loop.tick"], """async function onEvent(event, ctx) {
+      try { return {published: await ctx.events.publish('loop.tick', {from: event.depth})} }
+      catch (e) { return {refused: e.name + ': ' + e.message, depth: ctx.trigger.depth} }
+    }""")
+    _publish(tenant.id, "loop.tick", {"from": None})
+    runs = _runs(loop)
+    assert [(r.status, r.input["depth"]) for r in runs] == [("completed", 0), ("completed", 1)]
+    assert runs[0].output["published"]["depth"] == 1
+    assert runs[1].output["depth"] == 1
+    assert runs[1].output["refused"].startswith("ValidationError: ctx.events.publish: depth: Events may lead")
+    assert _count_type(tenant.id, "loop.tick") == 2
+
+
+def _count_type(tenant_id: str, type_: str) -> int:
+    with system_scope():
+        return db.session.scalar(select(func.count()).select_from(Event)
+                                 .where(Event.tenant_id == tenant_id, Event.type == type_))
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    ("'Order.Paid'", "ValidationError: ctx.events.publish: type: An event type looks like order.paid"),
+    ("null, {}", "ValidationError: ctx.events.publish: type: An event type looks like order.paid"),
+    ("'order.paid', {s: 'a\\u0000b'}", "ValidationError: ctx.events.publish: payload: Contains a character"),
+    ("", "TypeError: ctx.events.publish: wrong number of arguments"),
+])
+def test_a_bad_event_rejects_catchably(app, db_session, tenant_admin, args, message):
+    tenant, admin = tenant_admin
+    source = PUBLISHES.replace("input.type, input.payload", args)
+    script = scripts.create(admin, tenant.id, {"name": "Bad publisher", "type": "oneoff", "source": source})
+    execution = executions.run_now(admin, tenant.id, script.id, None)
+    assert execution.status == "completed", execution.error
+    assert execution.output["error"].startswith(message)
+    assert _count_type(tenant.id, "order.paid") == 0

@@ -5,14 +5,17 @@ JavaScript, so the portal and the API validate and version scripts in exactly on
 """
 
 import json
+from zoneinfo import ZoneInfo
 
+from babel.dates import format_datetime
 from flask import Blueprint, current_app, flash, jsonify, redirect, request, url_for
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from portal.extensions import limiter
 from portal.models import HTTP_AUTH_MODES, SCRIPT_STATUSES, SCRIPT_TYPES
-from portal.services import accounts, executions, rbac, replay, scripts
+from portal.services import accounts, cron, executions, rbac, replay, scripts
 from portal.services.errors import ValidationError
 from portal.services.scripts import HTTP_METHODS, TRANSITIONS
 from portal.web.labels import label
@@ -67,7 +70,23 @@ def _editor(script, kind: str):
     return render("scripts/editor.html", script=script, kind=kind, writable=writable, replay_statuses=replay.RAN,
                   can_run=who.can(rbac.SCRIPTS_EXECUTE), can_delete=who.can(rbac.SCRIPTS_DELETE),
                   types=SCRIPT_TYPES, http_methods=HTTP_METHODS, http_auth_modes=HTTP_AUTH_MODES,
-                  transitions=sorted(TRANSITIONS[script.status]) if script else [])
+                  transitions=sorted(TRANSITIONS[script.status]) if script else [], trigger=_trigger_settings(script))
+
+
+def _trigger_settings(script) -> dict:
+    """What the settings show of a saved script's trigger: its schedule in words (None where cron-descriptor
+    lacks the user's language) and next 5 runs in its zone, or its webhook's URL and the example's method."""
+    if script is None:
+        return {}
+    if script.type == "scheduled" and script.cron_expression:
+        zone, locale = ZoneInfo(script.timezone), get_locale()
+        return {"cron_words": cron.describe(script.cron_expression, locale.language),
+                "upcoming": [(moment, format_datetime(moment, "medium", tzinfo=zone, locale=locale))
+                             for moment in cron.upcoming_runs(script.cron_expression, script.timezone, 5)]}
+    if script.type == "http" and script.http_path:
+        return {"hook_url": url_for("hooks.hook", slug=acting().tenant.slug, path=script.http_path, _external=True),
+                "example_method": "POST" if "POST" in script.http_methods else script.http_methods[0]}
+    return {}
 
 
 def _json_body() -> dict:

@@ -37,8 +37,10 @@ SANDBOX = Path(__file__).parent / "sandbox"
 # transformation mode it yields the wrapper around the script's transformEvent/transformBatch.
 _HANDLER_LOOKUP = {name: f"typeof {name} === 'function' ? {name} : null" for name in HANDLERS}
 _HANDLER_LOOKUP[TRANSFORM_HANDLER] = (SANDBOX / "transform.js").read_text()
-WEB_GLOBALS = ("TextEncoder", "TextDecoder", "structuredClone")  # runtime/sandbox/web.js, loaded when named
 WEB_UNIT = "<web>"
+# The web globals' files in runtime/sandbox/, each evaluated only before code that names one of its globals.
+WEB_UNITS = {WEB_UNIT: ("web.js", ("TextEncoder", "TextDecoder", "structuredClone")),
+             "<web:url>": ("url.js", ("URL",))}  # "URL" is also in "URLSearchParams"
 LOG_MODES = ("console", "test", "drop")  # what log() does: console.log, RudderStack's test-mode lines, nothing
 SCRIPT_FILE = "script.js"
 _FRAME = re.compile(r"^\s*at (?:(?P<fn>[^\s(]+) \()?(?P<file><input>|native|<lib:[^>]*>)"
@@ -206,8 +208,8 @@ def compile_script(source: str, modules: dict[str, str] | None = None) -> Compil
                 ErrorKind.SYNTAX, error.type, f"in module '{unit.name}': {error.message}"
                 f"{f' at {error.line}:{error.column}' if error.line is not None else ''}"))
     texts = [source, *(unit.text for unit in linked.units)] if linked is not None else [source]
-    if any(name in text for name in WEB_GLOBALS for text in texts):
-        module_code.insert(0, (WEB_UNIT, _module_bytecode((SANDBOX / "web.js").read_text(), WEB_UNIT)))
+    named = [unit for unit, (_, names) in WEB_UNITS.items() if any(name in text for name in names for text in texts)]
+    module_code[:0] = [(unit, _module_bytecode((SANDBOX / WEB_UNITS[unit][0]).read_text(), unit)) for unit in named]
     try:
         bytecode = _compiler().compile(text)
     except quickjs.JSException as exc:

@@ -166,6 +166,44 @@ declare class TextDecoder {
 }
 /** A deep copy of plain data (objects, arrays, Date, RegExp, Map, Set, buffers, errors; cycles kept). */
 declare function structuredClone<T>(value: T): T;
+/** WHATWG URL: absolute URLs, or relative ones against `base`; throws TypeError when it does not parse. No IDNA. */
+declare class URL {
+  constructor(url: string | URL, base?: string | URL);
+  static canParse(url: string | URL, base?: string | URL): boolean;
+  static parse(url: string | URL, base?: string | URL): URL | null;
+  href: string;
+  readonly origin: string;
+  readonly protocol: string;
+  readonly username: string;
+  readonly password: string;
+  readonly host: string;
+  readonly hostname: string;
+  readonly port: string;
+  readonly pathname: string;
+  search: string;
+  readonly searchParams: URLSearchParams;
+  hash: string;
+  toString(): string;
+  toJSON(): string;
+}
+/** application/x-www-form-urlencoded name/value pairs; a URL's searchParams write back to its query. */
+declare class URLSearchParams implements Iterable<[string, string]> {
+  constructor(init?: string | Iterable<[string, string]> | Record<string, string> | URLSearchParams);
+  readonly size: number;
+  append(name: string, value: string): void;
+  delete(name: string, value?: string): void;
+  get(name: string): string | null;
+  getAll(name: string): string[];
+  has(name: string, value?: string): boolean;
+  set(name: string, value: string): void;
+  sort(): void;
+  forEach(callback: (value: string, name: string, params: URLSearchParams) => void, thisArg?: unknown): void;
+  keys(): IterableIterator<string>;
+  values(): IterableIterator<string>;
+  entries(): IterableIterator<[string, string]>;
+  [Symbol.iterator](): IterableIterator<[string, string]>;
+  toString(): string;
+}
 declare function setTimeout(callback: (...args: unknown[]) => void, delay?: number, ...args: unknown[]): number;
 declare function clearTimeout(id: number): void;
 

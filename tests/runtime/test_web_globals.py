@@ -1,4 +1,4 @@
-"""TextEncoder, TextDecoder and structuredClone against their WHATWG behaviour on a few cases."""
+"""TextEncoder, TextDecoder, structuredClone, URL and URLSearchParams against their WHATWG behaviour on a few cases."""
 
 import pytest
 
@@ -58,3 +58,77 @@ def test_the_web_globals_are_loaded_only_for_code_that_names_them():
     via_library = compile_script("import {enc} from 'lib';\nexport const main = () => enc('a');",
                                  {"lib": "export const enc = (s) => new TextEncoder().encode(s).length;"})
     assert [name for name, _ in via_library.modules] == [WEB_UNIT, "lib"]
+    url = compile_script("function main() { return new URLSearchParams('a=1').get('a'); }")
+    assert [name for name, _ in url.modules] == ["<web:url>"]
+
+
+def test_url_parses_and_serialises_an_absolute_url(run):
+    result = run(r"""function main() {
+      const u = new URL('  HTTPS://user:pa ss@EXAMPLE.com:443/a/./b/../c d?x=1 2&y=ü#frag ment ');
+      return [u.href, u.origin, u.protocol, u.username, u.password, u.host, u.hostname, u.port, u.pathname,
+              u.search, u.hash, String(u), JSON.stringify({u}), new URL('http://Example.COM').href,
+              new URL('http://h.example:8080/').host, new URL('http://0x7f.1/').hostname,
+              new URL('http://h.example/%2e%2E/a').pathname];
+    }""")
+    assert result.output == [
+        "https://user:pa%20ss@example.com/a/c%20d?x=1%202&y=%C3%BC#frag%20ment", "https://example.com", "https:",
+        "user", "pa%20ss", "example.com", "example.com", "", "/a/c%20d", "?x=1%202&y=%C3%BC", "#frag%20ment",
+        "https://user:pa%20ss@example.com/a/c%20d?x=1%202&y=%C3%BC#frag%20ment",
+        '{"u":"https://user:pa%20ss@example.com/a/c%20d?x=1%202&y=%C3%BC#frag%20ment"}',
+        "http://example.com/", "h.example:8080", "127.0.0.1", "/a"]
+
+
+def test_url_resolves_relative_references_against_a_base(run):
+    result = run(r"""function main() {
+      const base = 'http://h.example:8080/a/b/c?z#f';
+      return ['../d?q#h', 'g', './', '//other.org/x', '/root', '?n=1', '#top', '', 'https://abs.example/p']
+        .map((ref) => new URL(ref, base).href)
+        .concat([new URL('x', new URL('https://h.example/dir/')).href, new URL('mailto:a@b.example').pathname,
+                 new URL('mailto:a@b.example').origin, new URL('file:///tmp/x.txt').pathname]);
+    }""")
+    assert result.output == [
+        "http://h.example:8080/a/d?q#h", "http://h.example:8080/a/b/g", "http://h.example:8080/a/b/",
+        "http://other.org/x", "http://h.example:8080/root", "http://h.example:8080/a/b/c?n=1",
+        "http://h.example:8080/a/b/c?z#top", "http://h.example:8080/a/b/c?z", "https://abs.example/p",
+        "https://h.example/dir/x", "a@b.example", "null", "/tmp/x.txt"]
+
+
+@pytest.mark.parametrize("args", ["'bad'", "'http://'", "'http://h.example:99999/'", "'http://a b.example/'",
+                                  "'/relative'", "'x', 'also-not-absolute'", "'http://1.2.3.256/'"])
+def test_url_refuses_what_does_not_parse_with_a_type_error(run, args):
+    result = run(f"""function main() {{
+      try {{ new URL({args}); return 'parsed'; }} catch (e) {{ return [e instanceof TypeError, URL.canParse({args})]; }}
+    }}""")
+    assert result.output == [True, False]
+
+
+def test_url_search_params_read_and_write_the_query_with_form_encoding(run):
+    result = run(r"""function main() {
+      const u = new URL('https://h.example/p?a=1&b=2&a=3#h');
+      const p = u.searchParams;
+      const read = [p.get('a'), p.getAll('a'), p.get('none'), p.has('b'), p.size];
+      p.append('c', 'x y&z~');
+      p.set('a', 'é');
+      p.delete('b');
+      const parsed = new URLSearchParams('?q=a+b%20c&e=%E2%82%AC&x&bad=%zz&&');
+      const sorted = new URLSearchParams('b=2&a=1&b=1');
+      sorted.sort();
+      return [read, u.search, u.href, p.toString(), [...parsed], parsed.get('q'),
+              new URLSearchParams({k: 'v/w', n: 1}).toString(),
+              new URLSearchParams([['a', '1'], ['a', '2']]).getAll('a'),
+              sorted.toString()];
+    }""")
+    assert result.output == [
+        ["1", ["1", "3"], None, True, 3], "?a=%C3%A9&c=x+y%26z%7E", "https://h.example/p?a=%C3%A9&c=x+y%26z%7E#h",
+        "a=%C3%A9&c=x+y%26z%7E", [["q", "a b c"], ["e", "€"], ["x", ""], ["bad", "%zz"]], "a b c",
+        "k=v%2Fw&n=1", ["1", "2"], "a=1&b=2&b=1"]
+
+
+def test_setting_search_on_a_url_updates_its_search_params(run):
+    result = run("""function main() {
+      const u = new URL('http://h.example/?a=1');
+      u.search = '?b=2 3';
+      u.hash = 'x';
+      return [u.href, u.searchParams.get('b')];
+    }""")
+    assert result.output == ["http://h.example/?b=2%203#x", "2 3"]

@@ -10,6 +10,7 @@ import functools
 import hashlib
 import itertools
 import json
+import os
 import re
 import string
 import threading
@@ -38,9 +39,11 @@ SANDBOX = Path(__file__).parent / "sandbox"
 _HANDLER_LOOKUP = {name: f"typeof {name} === 'function' ? {name} : null" for name in HANDLERS}
 _HANDLER_LOOKUP[TRANSFORM_HANDLER] = (SANDBOX / "transform.js").read_text()
 WEB_UNIT = "<web>"
+CRYPTO_UNIT = "<web:crypto>"  # needs 32 bytes of entropy injected by Engine._prepare
 # The web globals' files in runtime/sandbox/, each evaluated only before code that names one of its globals.
 WEB_UNITS = {WEB_UNIT: ("web.js", ("TextEncoder", "TextDecoder", "structuredClone")),
-             "<web:url>": ("url.js", ("URL",))}  # "URL" is also in "URLSearchParams"
+             "<web:url>": ("url.js", ("URL",)),  # "URL" is also in "URLSearchParams"
+             CRYPTO_UNIT: ("crypto.js", ("crypto",))}
 LOG_MODES = ("console", "test", "drop")  # what log() does: console.log, RudderStack's test-mode lines, nothing
 SCRIPT_FILE = "script.js"
 _FRAME = re.compile(r"^\s*at (?:(?P<fn>[^\s(]+) \()?(?P<file><input>|native|<lib:[^>]*>)"
@@ -406,7 +409,7 @@ class Engine:
         try:
             self._context.set_memory_limit(limits.memory_bytes)
             self._context.set_max_stack_size(limits.stack_bytes)
-            self._prepare(request)
+            self._prepare(request, compiled)
             if request.handler not in _HANDLER_LOOKUP:
                 raise _Abort(ScriptError(ErrorKind.RUNTIME, "ReferenceError",
                                          f"{request.handler!r} is not a handler name"))
@@ -425,7 +428,7 @@ class Engine:
         result.memory_bytes = self._memory_used()
         return result
 
-    def _prepare(self, request: RunRequest) -> None:
+    def _prepare(self, request: RunRequest, compiled: CompiledScript) -> None:
         context = dict(request.context)
         context["tenantId"] = request.tenant_id
         env = {
@@ -435,6 +438,8 @@ class Engine:
             "metadata": request.metadata,
             "logMode": request.log_mode if request.log_mode in LOG_MODES else "console",
         }
+        if any(name == CRYPTO_UNIT for name, _ in compiled.modules):
+            env["entropy"] = os.urandom(32).hex()
         self._js(self._setup, json.dumps(context), json.dumps(env))
 
     def _js(self, function, *args, during_eval: bool = False):

@@ -19,6 +19,7 @@ from limits.strategies import FixedWindowRateLimiter
 from portal.services import cache, datastore, events, secrets
 from portal.services.errors import ServiceError, ValidationError
 from runtime import HostCall, HostError, HostRegistry
+from runtime.host.crypto import CryptoHandler
 from runtime.host.geolocation import GeolocationHandler
 from runtime.host.http import HttpHandler
 from runtime.ssrf import AddressPolicy
@@ -37,13 +38,14 @@ CACHE_METHODS: dict[str, Method] = {"get": cache.get, "set": cache.store, "delet
 
 
 def register(app: Flask, registry: HostRegistry) -> None:
-    """Register http and geolocation (always) and the tenant APIs (db, cache, secrets, events) for `app`."""
+    """Register http, geolocation and crypto (always) and the tenant APIs (db, cache, secrets, events) for `app`."""
     config = app.config
     registry.register("http", HttpHandler(AddressPolicy.from_setting(config["JSR_HTTP_ALLOW"]),
                                           max_bytes=config["JSR_HTTP_MAX_BYTES"],
                                           default_timeout_ms=config["JSR_HTTP_TIMEOUT_MS"],
                                           admit=outbound_rate(config["JSR_HTTP_RATE"], config["REDIS_URL"])))
     registry.register("geolocation", GeolocationHandler(config["GEOLOCATION_URL"]))
+    registry.register("crypto", CryptoHandler())
     registry.register("db", ServiceHandler(app, "db", DB_METHODS))
     registry.register("secrets", ServiceHandler(app, "secrets", SECRETS_METHODS))
     registry.register("cache", ServiceHandler(app, "cache", CACHE_METHODS))

@@ -204,6 +204,33 @@ declare class URLSearchParams implements Iterable<[string, string]> {
   [Symbol.iterator](): IterableIterator<[string, string]>;
   toString(): string;
 }
+type HashName = "SHA-1" | "SHA-256" | "SHA-384" | "SHA-512";
+type IntegerArray = Int8Array | Uint8Array | Uint8ClampedArray | Int16Array | Uint16Array | Int32Array | Uint32Array
+  | BigInt64Array | BigUint64Array;
+/** An HMAC key from crypto.subtle.importKey('raw', ...); its bytes stay out of reach unless extractable. */
+declare class CryptoKey {
+  readonly type: "secret";
+  readonly extractable: boolean;
+  readonly algorithm: { name: "HMAC"; hash: { name: HashName }; length: number };
+  readonly usages: ("sign" | "verify")[];
+}
+/** Web Crypto: random values from a per-run seed of the host's OS entropy; digests and HMAC served by the host. */
+declare const crypto: {
+  /** Fills an integer typed array (at most 65536 bytes) in place and returns it. */
+  getRandomValues<T extends IntegerArray>(array: T): T;
+  /** A random version 4 UUID, e.g. "1b9d6bcd-bbfd-4b2d-9b5d-ab8dfbbd4bed". */
+  randomUUID(): string;
+  readonly subtle: {
+    digest(algorithm: HashName | { name: HashName }, data: ArrayBuffer | ArrayBufferView): Promise<ArrayBuffer>;
+    importKey(format: "raw", keyData: ArrayBuffer | ArrayBufferView,
+              algorithm: { name: "HMAC"; hash: HashName | { name: HashName }; length?: number },
+              extractable: boolean, usages: ("sign" | "verify")[]): Promise<CryptoKey>;
+    exportKey(format: "raw", key: CryptoKey): Promise<ArrayBuffer>;
+    sign(algorithm: "HMAC" | { name: "HMAC" }, key: CryptoKey, data: ArrayBuffer | ArrayBufferView): Promise<ArrayBuffer>;
+    verify(algorithm: "HMAC" | { name: "HMAC" }, key: CryptoKey, signature: ArrayBuffer | ArrayBufferView,
+           data: ArrayBuffer | ArrayBufferView): Promise<boolean>;
+  };
+};
 declare function setTimeout(callback: (...args: unknown[]) => void, delay?: number, ...args: unknown[]): number;
 declare function clearTimeout(id: number): void;
 

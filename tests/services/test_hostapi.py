@@ -250,3 +250,10 @@ def test_outbound_rate_is_shared_across_processes_through_redis():
         for key in client.scan_iter(f"*jsr-http-out*{tenant}*"):
             client.delete(key)
         client.close()
+
+
+def test_the_portal_serves_crypto_subtle(db_session, make_tenant, make_user):
+    out = output(make_user, make_tenant(), """
+    const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode('abc'));
+    return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');""")
+    assert out == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"

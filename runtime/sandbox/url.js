@@ -47,17 +47,19 @@
       }
     }
     let out = '';
-    for (let i = 0; i < bytes.length;) {
-      const b = bytes[i], n = b < 0x80 ? 0 : b >= 0xc2 && b < 0xe0 ? 1 : b >= 0xe0 && b < 0xf0 ? 2 : b >= 0xf0 && b < 0xf5 ? 3 : -1;
-      let code = n === 0 ? b : b & (0x3f >> n), ok = n >= 0;
-      for (let k = 1; ok && k <= n; k++) {
+    for (let i = 0; i < bytes.length;) { // WHATWG's UTF-8 decode: one U+FFFD per maximal invalid subpart
+      const b = bytes[i];
+      if (b < 0x80) { out += String.fromCharCode(b); i++; continue; }
+      const n = b >= 0xc2 && b <= 0xdf ? 1 : b >= 0xe0 && b <= 0xef ? 2 : b >= 0xf0 && b <= 0xf4 ? 3 : 0;
+      let code = b & (0x3f >> n), k = 1;
+      let lower = b === 0xe0 ? 0xa0 : b === 0xf0 ? 0x90 : 0x80, upper = b === 0xed ? 0x9f : b === 0xf4 ? 0x8f : 0xbf;
+      for (; n > 0 && k <= n; k++) {
         const next = bytes[i + k];
-        if (next === undefined || (next & 0xc0) !== 0x80) ok = false;
-        else code = code << 6 | next & 0x3f;
+        if (next === undefined || next < lower || next > upper) break;
+        code = code << 6 | next & 0x3f;
+        lower = 0x80; upper = 0xbf;
       }
-      if (ok && (n === 2 && (code < 0x800 || (code >= 0xd800 && code < 0xe000)) || n === 3 && (code < 0x10000 || code > 0x10ffff))) ok = false;
-      out += ok ? String.fromCodePoint(code) : '\ufffd';
-      i += ok ? n + 1 : 1;
+      if (n > 0 && k > n) { out += String.fromCodePoint(code); i += n + 1; } else { out += '\ufffd'; i += k; }
     }
     return out;
   }

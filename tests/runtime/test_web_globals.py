@@ -132,3 +132,11 @@ def test_setting_search_on_a_url_updates_its_search_params(run):
       return [u.href, u.searchParams.get('b')];
     }""")
     assert result.output == ["http://h.example/?b=2%203#x", "2 3"]
+
+
+def test_url_search_params_decode_invalid_utf8_with_one_replacement_per_maximal_subpart(run):
+    result = run("""function main() {
+      const p = new URLSearchParams('r=%E2%82x%C0%ED%A0%80&q=%F0%9F%98%80');
+      return [p.get('r'), p.get('q')];
+    }""")
+    assert result.output == ["\ufffdx\ufffd\ufffd\ufffd\ufffd", "😀"]

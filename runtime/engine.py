@@ -42,8 +42,11 @@ WEB_UNIT = "<web>"
 CRYPTO_UNIT = "<web:crypto>"  # needs 32 bytes of entropy injected by Engine._prepare
 # The web globals' files in runtime/sandbox/, each evaluated only before code that names one of its globals.
 WEB_UNITS = {WEB_UNIT: ("web.js", ("TextEncoder", "TextDecoder", "structuredClone")),
-             "<web:url>": ("url.js", ("URL",)),  # "URL" is also in "URLSearchParams"
+             "<web:url>": ("url.js", ("URL", "URLSearchParams")),
              CRYPTO_UNIT: ("crypto.js", ("crypto",))}
+# A name counts where it is a whole identifier (`pageURL` or `cryptoKey` do not load a file).
+_WEB_NAMES = {unit: re.compile(r"(?<![\w$])(?:" + "|".join(names) + r")(?![\w$])")
+              for unit, (_, names) in WEB_UNITS.items()}
 LOG_MODES = ("console", "test", "drop")  # what log() does: console.log, RudderStack's test-mode lines, nothing
 SCRIPT_FILE = "script.js"
 _FRAME = re.compile(r"^\s*at (?:(?P<fn>[^\s(]+) \()?(?P<file><input>|native|<lib:[^>]*>)"
@@ -211,7 +214,7 @@ def compile_script(source: str, modules: dict[str, str] | None = None) -> Compil
                 ErrorKind.SYNTAX, error.type, f"in module '{unit.name}': {error.message}"
                 f"{f' at {error.line}:{error.column}' if error.line is not None else ''}"))
     texts = [source, *(unit.text for unit in linked.units)] if linked is not None else [source]
-    named = [unit for unit, (_, names) in WEB_UNITS.items() if any(name in text for name in names for text in texts)]
+    named = [unit for unit, pattern in _WEB_NAMES.items() if any(pattern.search(text) for text in texts)]
     module_code[:0] = [(unit, _module_bytecode((SANDBOX / WEB_UNITS[unit][0]).read_text(), unit)) for unit in named]
     try:
         bytecode = _compiler().compile(text)

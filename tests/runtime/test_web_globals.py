@@ -60,6 +60,10 @@ def test_the_web_globals_are_loaded_only_for_code_that_names_them():
     assert [name for name, _ in via_library.modules] == [WEB_UNIT, "lib"]
     url = compile_script("function main() { return new URLSearchParams('a=1').get('a'); }")
     assert [name for name, _ in url.modules] == ["<web:url>"]
+    lookalikes = "function main(e) { const cryptoKey = 1; return [e.pageURL, e.$crypto, cryptoKey, e.URL_x]; }"
+    assert [name for name, _ in compile_script(lookalikes).modules] == []
+    both = compile_script("function main() { return [globalThis.crypto.randomUUID(), new URL('http://h/').href]; }")
+    assert [name for name, _ in both.modules] == ["<web:url>", "<web:crypto>"]
 
 
 def test_url_parses_and_serialises_an_absolute_url(run):

@@ -18,7 +18,7 @@
 
   // ChaCha20 (RFC 8439) keystream: key from the injected entropy, nonce 0, a 64-bit block counter.
   const key = new Uint32Array(8);
-  for (let i = 0; i < 8; i++) key[i] = parseInt(handoff.entropy.slice(i * 8, i * 8 + 8), 16);
+  for (let i = 0; i < 32; i++) key[i >> 2] |= parseInt(handoff.entropy.slice(i * 2, i * 2 + 2), 16) << (i % 4 * 8);
   const state = new Uint32Array(16), work = new Uint32Array(16), block = new U8(64);
   let counter = 0, available = 0;
   function quarter(x, a, b, c, d) {

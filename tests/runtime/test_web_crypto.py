@@ -5,8 +5,10 @@ import hmac
 import re
 
 import pytest
+import quickjs
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 
-from runtime.engine import CRYPTO_UNIT, compile_script
+from runtime.engine import CRYPTO_UNIT, SANDBOX, compile_script
 from runtime.host import HostCall, HostError
 from runtime.host.crypto import CryptoHandler
 
@@ -42,6 +44,16 @@ def test_get_random_values_fills_integer_arrays_in_place(run):
     second = run("function main() { return Array.from(crypto.getRandomValues(new Uint8Array(16))); }").output
     third = run("function main() { return Array.from(crypto.getRandomValues(new Uint8Array(16))); }").output
     assert second != third
+
+
+def test_random_values_are_the_chacha20_keystream_of_the_injected_entropy():
+    key = bytes(range(32))
+    context = quickjs.Context()
+    context.eval(f"globalThis.__jsr$crypto = {{entropy: '{key.hex()}', hostCall: null}};")
+    context.eval((SANDBOX / "crypto.js").read_text())
+    drawn = context.eval("[100, 50].map((n) => Array.from(crypto.getRandomValues(new Uint8Array(n)))).flat().join()")
+    keystream = Cipher(algorithms.ChaCha20(key, bytes(16)), mode=None).encryptor().update(bytes(150))
+    assert bytes(int(b) for b in drawn.split(",")) == keystream
 
 
 @pytest.mark.parametrize(("code", "name"), [

@@ -2,6 +2,7 @@
 
 import hashlib
 import hmac
+import json
 import re
 
 import pytest
@@ -131,3 +132,17 @@ def test_the_host_refuses_forged_crypto_requests():
         handler(HostCall("t", "crypto", "digest", ["MD5", "00"], deadline=0))
     with pytest.raises(HostError, match="hex"):
         handler(HostCall("t", "crypto", "sign", ["SHA-256", "zz", "00"], deadline=0))
+
+
+def test_the_run_records_crypto_calls_without_their_key_or_data(run, crypto_host):
+    result = run("""async function main() {
+      const enc = new TextEncoder();
+      const key = await crypto.subtle.importKey('raw', enc.encode('k3y-material'), {name: 'HMAC', hash: 'SHA-1'},
+                                                false, ['sign']);
+      return (await crypto.subtle.sign('HMAC', key, enc.encode('payload'))).byteLength;
+    }""")
+    assert result.output == 20
+    assert [(c["api"], c["method"], c["target"], c["ok"]) for c in result.host_call_timings] == \
+        [("crypto", "sign", None, True)]
+    assert b"k3y-material".hex() not in json.dumps(result.host_call_timings)
+    assert b"payload".hex() not in json.dumps(result.host_call_timings)

@@ -56,10 +56,12 @@
   function getRandomValues(array) {
     const tag = ArrayBuffer.isView(array) ? Object.prototype.toString.call(array).slice(8, -1) : '';
     if (!INTEGER_ARRAYS.includes(tag)) {
-      throw fail('TypeMismatchError', "Failed to execute 'getRandomValues' on 'Crypto': The provided ArrayBufferView is not an integer array type.");
+      throw fail('TypeMismatchError', "Failed to execute 'getRandomValues' on 'Crypto': "
+        + 'The provided ArrayBufferView is not an integer array type.');
     }
     if (array.byteLength > 65536) {
-      throw fail('QuotaExceededError', `Failed to execute 'getRandomValues' on 'Crypto': The ArrayBufferView's byte length (${array.byteLength}) exceeds the number of bytes of entropy available via this API (65536).`);
+      throw fail('QuotaExceededError', "Failed to execute 'getRandomValues' on 'Crypto': The ArrayBufferView's byte "
+        + `length (${array.byteLength}) exceeds the number of bytes of entropy available via this API (65536).`);
     }
     fill(new U8(array.buffer, array.byteOffset, array.byteLength));
     return array;

@@ -214,7 +214,9 @@ globalThis.__jsr$driver = function __jsr$prelude(G) {
       credentials = __jsr$deepFreeze(env.credentials);
       metadataList = env.metadata;
       // Only for a script that names crypto: sandbox/crypto.js, evaluated next, takes this away.
-      if (env.entropy !== undefined) define(G, '__jsr$crypto', { value: { entropy: env.entropy, hostCall: __jsr$hostCall }, configurable: true });
+      if (env.entropy !== undefined) {
+        define(G, '__jsr$crypto', { value: { entropy: env.entropy, hostCall: __jsr$hostCall }, configurable: true });
+      }
       ctx = parse(contextJson);
       __jsr$deepFreeze(ctx);
       ctx = freeze(assign({}, ctx, apis));

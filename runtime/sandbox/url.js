@@ -66,7 +66,9 @@
 
   function ipv4Number(part) {
     if (part === '') return NaN;
-    if (/^0[xX]/.test(part)) return /^[0-9a-fA-F]*$/.test(part.slice(2)) ? (part.length === 2 ? 0 : parseInt(part.slice(2), 16)) : NaN;
+    if (/^0[xX]/.test(part)) {
+      return /^[0-9a-fA-F]*$/.test(part.slice(2)) ? (part.length === 2 ? 0 : parseInt(part.slice(2), 16)) : NaN;
+    }
     if (part.length > 1 && part[0] === '0') return /^[0-7]+$/.test(part) ? parseInt(part.slice(1), 8) : NaN;
     return /^[0-9]+$/.test(part) ? parseInt(part, 10) : NaN;
   }

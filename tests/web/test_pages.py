@@ -106,6 +106,38 @@ def test_the_test_panel_runs_unsaved_code_and_stores_nothing(workspace):
     assert bad_input.status_code == 422 and "input" in bad_input.get_json()["fields"]
 
 
+RUDDERSTACK_REQUESTS = [
+    {"message": {"type": "track", "event": "Order Completed", "messageId": "m-1", "properties": {"revenue": 10}},
+     "metadata": {"sourceId": "s-1", "messageId": "m-1"}, "destination": {"ID": "d-1", "Config": {}}},
+    {"message": {"type": "track", "event": "Order Completed", "messageId": "m-2", "properties": {"revenue": -1}},
+     "metadata": {"sourceId": "s-1", "messageId": "m-2"}, "destination": {"ID": "d-1", "Config": {}}},
+]
+
+
+def test_the_test_panel_runs_a_transformation_over_a_rudderstack_request_list(workspace):
+    signed_in, _, script = workspace
+    client = signed_in("developer")
+    source = ("export function transformEvent(event, metadata) {\n"
+              "  log('seen ' + metadata(event).messageId);\n"
+              "  if (event.properties.revenue < 0) throw new Error('negative revenue');\n"
+              "  event.properties.cents = event.properties.revenue * 100;\n  return event;\n}\n")
+    # The script's type says `main`; the source's transformEvent makes it a transformation all the same.
+    answer = client.post("/scripts/test", json={"source": source, "type": "oneoff", "script_id": script.id,
+                                                "input": json.dumps(RUDDERSTACK_REQUESTS)})
+    assert answer.status_code == 200 and "<html" not in answer.text
+    rows = dict(re.findall(r'<li data-status-code="(\d+)">(.*?)</li>', answer.text, re.S))
+    assert sorted(rows) == ["200", "400"]  # one event out, one failed alone
+    assert '"cents": 1000' in rows["200"] and "negative revenue" in rows["400"]
+    assert "seen m-1" in answer.text and "seen m-2" in answer.text  # the transformation's log() lines
+    assert _count(Execution) == 0
+    not_a_list = client.post("/scripts/test", json={"source": source, "type": "oneoff", "input": '{"n": 1}'},
+                             headers={"Accept": "application/json"})
+    assert not_a_list.status_code == 422 and "events" in not_a_list.get_json()["fields"]
+    viewer = signed_in("viewer")
+    assert viewer.post("/scripts/test", json={"source": source, "type": "oneoff",
+                                              "input": json.dumps(RUDDERSTACK_REQUESTS)}).status_code == 403
+
+
 def test_server_validation_gives_markers_with_line_and_column(workspace):
     signed_in, _, _ = workspace
     client = signed_in("developer")

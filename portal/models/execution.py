@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, cast, text
 from sqlalchemy.orm import Mapped
 
 from portal.extensions import db
@@ -72,6 +72,13 @@ class Execution(db.Model):
 
     def __repr__(self) -> str:
         return f"<Execution {self.id} {self.status}>"
+
+
+# The history's search, `CAST(input AS text) ILIKE '%…%'`, reads these trigram indexes on PostgreSQL (migration 0010).
+Index("ix_executions_input_trgm", cast(Execution.input, Text).label("input_text"), postgresql_using="gin",
+      postgresql_ops={"input_text": "gin_trgm_ops"}).ddl_if(dialect="postgresql")
+Index("ix_executions_output_trgm", cast(Execution.output, Text).label("output_text"), postgresql_using="gin",
+      postgresql_ops={"output_text": "gin_trgm_ops"}).ddl_if(dialect="postgresql")
 
 
 DEAD_LETTER_STATUSES = ("dead", "replayed")

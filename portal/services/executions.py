@@ -57,7 +57,7 @@ def list_executions(actor: Actor, tenant_id: str, *, script_id: str | None = Non
     require_text("q", search, 200)
     query = where_given(select(Execution).where(Execution.tenant_id == tenant_id),
                         (Execution.script_id, script_id), (Execution.status, status), (Execution.trigger, trigger))
-    if search:
+    if search:  # on PostgreSQL `CAST(... AS text) ILIKE`: the expression of the trigram indexes (migration 0010)
         query = query.where(or_(cast(Execution.input, Text).icontains(search, autoescape=True),
                                 cast(Execution.output, Text).icontains(search, autoescape=True)))
     if since:

@@ -3,6 +3,7 @@
 The rules live in runtime/transform.py; here the tenant's limits, secrets and permissions apply.
 """
 
+import re
 from typing import Any
 
 from flask import current_app
@@ -19,6 +20,14 @@ from portal.services.scope import in_tenant
 from runtime import transform
 from runtime.limits import MB
 from runtime.modules import may_be_module
+
+# A declaration of RudderStack's handlers (`function transformEvent`, `const transformBatch =`, exported or not).
+_TRANSFORM_HANDLER = re.compile(r"\b(?:function\s*\*?\s*|(?:const|let|var)\s+)(?:transformEvent|transformBatch)\b")
+
+
+def is_transformation(source: Any) -> bool:
+    """Whether `source` is a RudderStack transformation: it defines transformEvent or transformBatch."""
+    return isinstance(source, str) and _TRANSFORM_HANDLER.search(source) is not None
 
 
 def _events(events: Any) -> list[dict[str, Any]]:

@@ -27,6 +27,15 @@
     oneoff: {name: "world"},
     embedded: {items: [{price: 10, qty: 2}]},
   };
+  // Code defining transformEvent/transformBatch runs as a RudderStack transformation (portal/services/transformations.py),
+  // whose input is RudderStack's request list.
+  const TRANSFORMATION = /\b(?:function\s*\*?\s*|(?:const|let|var)\s+)(?:transformEvent|transformBatch)\b/;
+  const RUDDERSTACK_REQUEST = [{
+    message: {type: "track", event: "Order Completed", messageId: "msg-1", userId: "user-42",
+              properties: {orderId: 1234, revenue: 99.5}},
+    metadata: {sourceId: "source-1", destinationId: "destination-1", messageId: "msg-1"},
+    destination: {ID: "destination-1", Config: {}},
+  }];
   const SNIPPETS = [
     ["cron job", "Scheduled script: main(input, ctx)",
      "async function main(input, ctx) {\n\tconst due = ctx.trigger && ctx.trigger.scheduledAt;\n\t$0\n\treturn {ok: true};\n}"],
@@ -139,10 +148,7 @@
       if (!data.scriptId && Object.values(TEMPLATES).includes(model.getValue())) {
         model.setValue(TEMPLATES[currentType()]);
       }
-      if (inputModel && inputModel.getValue() === inputSample) {
-        inputSample = JSON.stringify(SAMPLE_INPUTS[currentType()], null, 2);
-        inputModel.setValue(inputSample);
-      }
+      followSample();
     });
 
     function setMarkers(owner, markers) {
@@ -165,6 +171,7 @@
     }
     model.onDidChangeContent(() => {
       markDirty();
+      followSample();
       setMarkers("test", []);
       if (!writable) return;
       clearTimeout(checkTimer);
@@ -245,7 +252,16 @@
     // -- test panel ------------------------------------------------------------------------
     const inputHost = document.getElementById("input-editor");
     let inputModel = null;
-    let inputSample = JSON.stringify(SAMPLE_INPUTS[currentType()], null, 2);
+    const sample = () => JSON.stringify(TRANSFORMATION.test(model.getValue()) ? RUDDERSTACK_REQUEST
+      : SAMPLE_INPUTS[currentType()], null, 2);
+    let inputSample = sample();
+    // The input follows the sample for the type (or a transformation's request list) until the user edits it.
+    function followSample() {
+      if (inputModel && inputModel.getValue() === inputSample && sample() !== inputSample) {
+        inputSample = sample();
+        inputModel.setValue(inputSample);
+      }
+    }
     if (inputHost) {
       const input = monaco.editor.create(inputHost, {
         value: inputSample, language: "json", automaticLayout: true, minimap: {enabled: false},

@@ -187,3 +187,17 @@ def test_rotating_a_webhook_secret_shows_it_once_and_the_hook_takes_it(page, ser
     page.goto(script_url)  # shown once: a reload does not show it again
     expect(page.locator("#new-secret")).to_be_hidden()
     assert secret not in page.content()
+
+
+def test_the_test_panel_runs_a_transformation_over_a_sample_request_list(page, server):
+    _sign_in(page, server)
+    page.goto(f"{server}/scripts/new")
+    page.wait_for_selector('#workspace[data-ready="true"]')
+    page.evaluate("() => monaco.editor.getModels()[0].setValue("
+                  "'function transformEvent(event, metadata) {\\n  log(event.event);\\n  return event;\\n}\\n')")
+    # The input follows the source: a transformation gets RudderStack's request list to run over.
+    sample = page.evaluate("() => JSON.parse(monaco.editor.getModels()[1].getValue())")
+    assert isinstance(sample, list) and sample[0]["message"]["event"] == "Order Completed"
+    page.click("#run-test")
+    expect(page.locator('#test-result li[data-status-code="200"]')).to_contain_text('"orderId": 1234')
+    expect(page.locator("#test-result ol.logs")).to_contain_text("Order Completed")

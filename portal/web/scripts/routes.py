@@ -15,7 +15,7 @@ from flask_login import current_user
 
 from portal.extensions import limiter
 from portal.models import HTTP_AUTH_MODES, SCRIPT_STATUSES, SCRIPT_TYPES
-from portal.services import accounts, cron, executions, rbac, replay, scripts
+from portal.services import accounts, cron, executions, rbac, replay, scripts, transformations
 from portal.services.errors import ValidationError
 from portal.services.scripts import HTTP_METHODS, TRANSITIONS
 from portal.web.labels import label
@@ -111,13 +111,18 @@ def check():
 @page(rbac.SCRIPTS_EXECUTE)
 @limiter.limit(_run_rate, key_func=_run_key)
 def test_run():
-    """Run the editor's unsaved code with the panel's JSON input; the result panel comes back as HTML."""
+    """Run the editor's unsaved code with the panel's JSON input; the result panel comes back as HTML.
+    Code defining transformEvent/transformBatch runs as a RudderStack transformation over the input's
+    request list, and the panel shows RudderStack's response."""
     who = acting()
     data = _json_body()
     try:
         given = json.loads(data.get("input") or "null")
     except (TypeError, ValueError):
         raise ValidationError({"input": _l("The input is not valid JSON.")}) from None
+    if transformations.is_transformation(data.get("source")):
+        response = transformations.run_code(who.actor, who.tenant_id, data.get("source"), given)
+        return render_block("scripts/editor.html", "test_result", transformed=response)
     result = executions.run_test(who.actor, who.tenant_id, data.get("source"), data.get("type"), given,
                                  script_id=data.get("script_id") or None)
     return render_block("scripts/editor.html", "test_result", result=result.to_dict())

@@ -43,6 +43,17 @@ def get(actor: Actor, tenant_id: str, execution_id: str) -> Execution:
 
 
 @in_tenant
+def attempts(actor: Actor, tenant_id: str, execution: Execution) -> list[Execution]:
+    """Every attempt at the same event by the same script, first to last (the retry chain); [] for other runs."""
+    rbac.require(actor, rbac.SCRIPTS_READ, tenant_id)
+    if execution.event_id is None:
+        return []
+    return list(db.session.scalars(select(Execution).where(
+        Execution.tenant_id == tenant_id, Execution.event_id == execution.event_id,
+        Execution.script_id == execution.script_id).order_by(Execution.attempt)))
+
+
+@in_tenant
 def list_executions(actor: Actor, tenant_id: str, *, script_id: str | None = None, status: str | None = None,
                     trigger: str | None = None, since: datetime | None = None, until: datetime | None = None,
                     search: str | None = None, before: str | None = None, limit: int = 50,

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import delete, event, func, select
 
 from portal.extensions import db
-from portal.models import AuditEvent, Execution, Script, Tenant, User
+from portal.models import AuditEvent, Event, Execution, Script, Tenant, User
 from portal.services import executions
 from portal.services.rbac import Actor
 from portal.tenancy import system_scope
@@ -456,3 +456,26 @@ def test_the_autosaved_draft_is_no_version_and_comes_back_until_saved(workspace)
     with system_scope():
         assert db.session.get(Script, script.id, populate_existing=True).draft_source is None
     assert signed_in("viewer").post(f"/scripts/{script.id}/draft", json={"source": "x"}).status_code == 403
+
+
+def test_the_detail_shows_what_a_run_touched_and_the_retry_chain_of_its_event(workspace):
+    signed_in, tenant, script = workspace
+    client = signed_in()
+    with system_scope():
+        event_row = Event(tenant_id=tenant.id, type="order.paid", payload={"n": 1})
+        db.session.add(event_row)
+        db.session.flush()
+        runs = [Execution(tenant_id=tenant.id, script_id=script.id, status=status, trigger="event", attempt=n,
+                          event_id=event_row.id, input={"n": 1}, outbound_calls=calls)
+                for n, status, calls in ((1, "failed", []), (2, "completed", [
+                    {"api": "db", "method": "insert", "target": "orders", "status": None, "ms": 1.5, "bytes": 40,
+                     "ok": True}]))]
+        db.session.add_all(runs)
+        db.session.commit()
+        first, second = (run.id for run in runs)
+    page = client.get(f"/executions/{second}").text
+    assert 'class="outbound-calls"' in page and "<td>orders</td>" in page and "<td>insert</td>" in page
+    chain = page.split('class="attempts"')[1]
+    assert f'href="/executions/{first}"' in chain and "<strong>Attempt 2</strong>" in chain
+    lone = client.get(client.post(f"/scripts/{script.id}/run", json={"input": '{"name": "Ann"}'}).get_json()["url"])
+    assert 'class="attempts"' not in lone.text and 'class="outbound-calls"' not in lone.text

@@ -85,7 +85,8 @@ def detail(execution_id: str):
         version = scripts.version(who.actor, who.tenant_id, script.id, execution.script_version)
     starter = accounts.user_names(who.actor, who.tenant_id, [execution.triggered_by]).get(execution.triggered_by)
     return render("executions/detail.html", "run", execution=execution, script=script, version=version,
-                  starter=starter, live=execution.status in LIVE, can_rerun=who.can(rbac.SCRIPTS_EXECUTE))
+                  starter=starter, live=execution.status in LIVE, can_rerun=who.can(rbac.SCRIPTS_EXECUTE),
+                  attempts=executions.attempts(who.actor, who.tenant_id, execution))
 
 
 @bp.post("/<execution_id>/rerun")

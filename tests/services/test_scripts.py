@@ -5,10 +5,12 @@ from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import AuditEvent, Script, ScriptVersion
+from portal.services import runtime as runtime_service
 from portal.services import scripts
 from portal.services.errors import NotFound, PermissionDenied, ServiceError, ValidationError
 from portal.services.rbac import Actor
 from portal.tenancy import system_scope
+from runtime import RuntimePool
 
 SOURCE = "function main(input, ctx) {\n  return input;\n}\n"
 
@@ -103,6 +105,20 @@ def test_syntax_error_reports_line_and_column(db_session, make_tenant, make_user
                        {"name": "Job", "type": "oneoff", "source": "function main() {\n  return 1 +;\n}"})
     assert "line 2" in raised.value.errors["source"]
     assert raised.value.details == {"source_line": 2, "source_column": 13}
+
+
+def test_a_source_that_cannot_be_checked_is_refused_and_writes_nothing(app, db_session, make_tenant, make_user,
+                                                                      monkeypatch):
+    """No runner to parse it (the runtime is shutting down): the save is refused with a translated message."""
+    closed = RuntimePool(runners=1)
+    closed.close()
+    monkeypatch.setitem(app.extensions, runtime_service.EXTENSION_KEY, closed)
+    tenant = make_tenant()
+    before = (_count(Script), _count(ScriptVersion))
+    with pytest.raises(ValidationError) as raised:
+        scripts.create(_admin(make_user, tenant), tenant.id, {"name": "Job", "type": "oneoff", "source": SOURCE})
+    assert str(raised.value.errors["source"]) == "The script could not be checked right now; please try again."
+    assert (_count(Script), _count(ScriptVersion)) == before
 
 
 def test_names_and_paths_unique_per_tenant_not_across(db_session, make_tenant, make_user):

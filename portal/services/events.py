@@ -20,7 +20,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal.extensions import db
@@ -144,7 +144,7 @@ def follow_up(execution_id: str) -> str | None:
 
 # -- dead letters --------------------------------------------------------------------------
 def _filtered(tenant_id: str, script_id: str | None, event_type: str | None, since: datetime | None,
-              until: datetime | None, status: str | None):
+              until: datetime | None, status: str | None, ids: list[str] | None = None):
     require_id("script_id", script_id)
     require_text("event_type", event_type, MAX_TYPE_LENGTH)
     if status is not None and status not in ("dead", "replayed"):
@@ -156,6 +156,10 @@ def _filtered(tenant_id: str, script_id: str | None, event_type: str | None, sin
         query = query.where(DeadLetter.created_at >= utc_time("since", since))
     if until:
         query = query.where(DeadLetter.created_at < utc_time("until", until))
+    if ids is not None:
+        if not ids or len(ids) > MAX_BATCH or not all(is_id(item) for item in ids):
+            raise ValidationError({"ids": _l("Choose 1 to %(count)s dead letters.", count=MAX_BATCH)})
+        query = query.where(DeadLetter.id.in_(ids))
     return query
 
 
@@ -166,6 +170,22 @@ def list_dead_letters(actor: Actor, tenant_id: str, *, script_id: str | None = N
     rbac.require(actor, rbac.SCRIPTS_READ, tenant_id)
     query = _filtered(tenant_id, script_id, event_type, since, until, status)
     return list(db.session.scalars(page(query.order_by(DeadLetter.created_at.desc()), limit, offset)))
+
+
+@in_tenant
+def count_dead_letters(actor: Actor, tenant_id: str, *, script_id: str | None = None, event_type: str | None = None,
+                       since: datetime | None = None, until: datetime | None = None,
+                       status: str | None = None) -> int:
+    """How many dead letters the filters select: the number a batch replay asks the user to confirm."""
+    rbac.require(actor, rbac.SCRIPTS_READ, tenant_id)
+    query = _filtered(tenant_id, script_id, event_type, since, until, status)
+    return db.session.scalar(select(func.count()).select_from(query.subquery()))
+
+
+@in_tenant
+def get_dead_letter(actor: Actor, tenant_id: str, dead_letter_id: str) -> DeadLetter:
+    rbac.require(actor, rbac.SCRIPTS_READ, tenant_id)
+    return _dead_letter(tenant_id, dead_letter_id)
 
 
 def _dead_letter(tenant_id: str, dead_letter_id: str) -> DeadLetter:
@@ -193,10 +213,12 @@ def replay(actor: Actor, tenant_id: str, dead_letter_id: str, payload: Any = _UN
 
 @in_tenant
 def replay_many(actor: Actor, tenant_id: str, *, script_id: str | None = None, event_type: str | None = None,
-                since: datetime | None = None, until: datetime | None = None) -> list[Execution]:
-    """Replay every dead (not yet replayed) letter matching the filters, up to MAX_BATCH at a time."""
+                since: datetime | None = None, until: datetime | None = None,
+                ids: list[str] | None = None) -> list[Execution]:
+    """Replay every dead (not yet replayed) letter matching the filters, up to MAX_BATCH at a time; with
+    `ids`, only those among them (the portal's checkboxes). All of them or none: one commit."""
     rbac.require(actor, rbac.SCRIPTS_EXECUTE, tenant_id)
-    letters = db.session.scalars(_filtered(tenant_id, script_id, event_type, since, until, "dead")
+    letters = db.session.scalars(_filtered(tenant_id, script_id, event_type, since, until, "dead", ids)
                                  .order_by(DeadLetter.created_at).limit(MAX_BATCH))
     replayed = [_replay(actor, letter, _UNCHANGED) for letter in letters]
     db.session.commit()

@@ -87,6 +87,18 @@ def list_executions(actor: Actor, tenant_id: str, *, script_id: str | None = Non
 
 
 @in_tenant
+def by_ids(actor: Actor, tenant_id: str, execution_ids: list[str | None]) -> dict[str, Execution]:
+    """The tenant's executions among `execution_ids` by id (None and unknown ids are skipped): what a list of
+    dead letters links to, read in one query."""
+    rbac.require(actor, rbac.SCRIPTS_READ, tenant_id)
+    wanted = [execution_id for execution_id in execution_ids if is_id(execution_id)]
+    if not wanted:
+        return {}
+    query = select(Execution).where(Execution.tenant_id == tenant_id, Execution.id.in_(wanted))
+    return {execution.id: execution for execution in db.session.scalars(query)}
+
+
+@in_tenant
 def latest_by_script(actor: Actor, tenant_id: str, script_ids: list[str]) -> dict[str, Execution]:
     """The newest execution of each of `script_ids` (scripts that never ran are absent)."""
     rbac.require(actor, rbac.SCRIPTS_READ, tenant_id)

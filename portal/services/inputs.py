@@ -5,6 +5,7 @@ encode them); integer columns hold 32 or 64 bits. A value that breaks any of the
 field error here, never a database error later.
 """
 
+import json
 import re
 import uuid
 from datetime import UTC, datetime
@@ -55,6 +56,28 @@ def json_error(value: Any) -> Any | None:
     if not storable(value):
         return _l("Contains a character that cannot be stored (NUL or an unpaired surrogate).")
     return None
+
+
+def parse_json_text(field: str, text: Any) -> Any:
+    """A JSON value a user typed (an editor's text): a field error saying where it breaks, never a 500.
+
+    NaN and Infinity are refused as the JSON API refuses them, and so is what `json_error` refuses."""
+    try:
+        if not isinstance(text, str):
+            raise ValueError(text)
+        value = json.loads(text, parse_constant=refuse_json_constant)
+    except json.JSONDecodeError as exc:
+        raise ValidationError({field: _l("Not valid JSON: line %(line)s, column %(column)s.", line=exc.lineno,
+                                         column=exc.colno)}) from None
+    except (ValueError, RecursionError):
+        raise ValidationError({field: _l("Not valid JSON.")}) from None
+    if (message := json_error(value)) is not None:
+        raise ValidationError({field: message})
+    return value
+
+
+def refuse_json_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
 
 
 def text_error(value: Any, max_length: int) -> Any | None:

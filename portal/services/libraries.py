@@ -6,13 +6,14 @@ transformations get the current version of every library of their tenant (`modul
 """
 
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from portal.extensions import db
-from portal.models import Library, LibraryVersion
+from portal.models import Library, LibraryVersion, Script
 from portal.services import audit, rbac
 from portal.services import scripts as script_service  # scripts imports this module too: used at call time
 from portal.services.errors import NotFound, ValidationError, refused_writes
@@ -20,6 +21,7 @@ from portal.services.inputs import is_id, require_number, text_error
 from portal.services.queries import page
 from portal.services.rbac import Actor
 from portal.services.scope import in_tenant
+from runtime.modules import rewrite
 from runtime.packages import PACKAGES
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
@@ -68,6 +70,48 @@ def version(actor: Actor, tenant_id: str, library_id: str, number: int) -> Libra
     if found is None:
         raise NotFound(_l("Version %(number)s of this library does not exist.", number=number))
     return found
+
+
+@dataclass
+class Importers:
+    """What imports a library directly: scripts and other libraries, by their current version."""
+
+    scripts: list[Script] = field(default_factory=list)
+    libraries: list[Library] = field(default_factory=list)
+
+
+@in_tenant
+def used_by(actor: Actor, tenant_id: str, names: list[str]) -> dict[str, Importers]:
+    """For each library name, the scripts and libraries whose current source imports it.
+
+    Computed on read with the module linker's own parse (cached per source text), so a name in a
+    comment or a string never counts; only sources containing one of the names are parsed."""
+    rbac.require(actor, rbac.SCRIPTS_READ, tenant_id)
+    found = {name: Importers() for name in names}
+    if not names:
+        return found
+    for model, bucket in ((Script, "scripts"), (Library, "libraries")):
+        candidates = db.session.scalars(select(model).where(
+            model.tenant_id == tenant_id, or_(*(model.source.contains(name, autoescape=True) for name in names)))
+            .order_by(model.name))
+        for importer in candidates:
+            for specifier in {item.specifier for item in rewrite(importer.source).imports}:
+                if specifier in found:
+                    getattr(found[specifier], bucket).append(importer)
+    return found
+
+
+@in_tenant
+def check(actor: Actor, tenant_id: str, name: Any, source: Any, library_id: str | None = None) -> dict[str, Any]:
+    """The library editor's check as it is typed: syntax and imports, linked against the tenant's other
+    libraries (and itself, so a cycle back to it shows); field errors with line and column."""
+    rbac.require(actor, rbac.SCRIPTS_UPDATE if library_id else rbac.SCRIPTS_CREATE, tenant_id)
+    if library_id is not None:
+        get(actor, tenant_id, library_id)
+    modules = modules_for(tenant_id, leave_out=library_id)
+    if isinstance(name, str) and NAME_RE.match(name) and name not in modules:
+        modules[name] = source
+    return script_service.validate_source(source, modules)
 
 
 def _validate(tenant_id: str, name: Any, source: Any, description: Any, library_id: str | None) -> dict[str, Any]:

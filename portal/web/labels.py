@@ -22,6 +22,7 @@ LABELS = {
                          "failed": _l("Failed"), "timeout": _l("Timed out"), "cancelled": _l("Cancelled")},
     "trigger": {"manual": _l("Manual"), "schedule": _l("Schedule"), "http": _l("Webhook"), "event": _l("Event"),
                 "api": _l("API"), "embedded": _l("Embedded"), "test": _l("Test")},
+    "dead_letter_status": {"dead": _l("Waiting"), "replayed": _l("Replayed")},
     "http_auth": {"none": _l("None"), "token": _l("Token"), "hmac": _l("HMAC signature")},
     "verdict": {"same": _l("Same"), "changed": _l("Changed"), "now_failing": _l("Now failing"),
                 "now_passing": _l("Now passing"), "still_failing": _l("Still failing")},

@@ -5,7 +5,6 @@
   const root = document.getElementById("workspace");
   const data = root.dataset;
   const writable = data.writable === "true";
-  const csrf = document.querySelector('meta[name="csrf-token"]').content;
   const text = document.getElementById("messages").dataset;
   const settings = document.getElementById("settings");
 
@@ -69,13 +68,7 @@
     };
   }
 
-  async function post(url, body, method) {
-    return fetch(url, {
-      method: method || "POST", credentials: "same-origin",
-      headers: {"Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": csrf},
-      body: JSON.stringify(body),
-    });
-  }
+  const post = JSR.post;
 
   function say(message, kind) {
     const box = document.getElementById("save-message");
@@ -108,10 +101,7 @@
     });
   }
 
-  // Absolute: Monaco's web workers resolve module URLs against their own (blob) location.
-  window.require.config({paths: {vs: new URL(data.monaco, window.location.href).href}});
-  window.require(["vs/editor/editor.main"], function () {
-    const monaco = window.monaco;
+  JSR.loadMonaco(root, function (monaco) {
     const js = monaco.languages.typescript.javascriptDefaults;
     js.setCompilerOptions({target: monaco.languages.typescript.ScriptTarget.ES2022, allowNonTsExtensions: true,
                            noLib: false, checkJs: false});
@@ -151,13 +141,7 @@
       followSample();
     });
 
-    function setMarkers(owner, markers) {
-      monaco.editor.setModelMarkers(model, owner, markers.map((m) => ({
-        startLineNumber: m.line, startColumn: m.column, endLineNumber: m.line,
-        endColumn: model.getLineMaxColumn(Math.min(m.line, model.getLineCount())),
-        message: m.message, severity: monaco.MarkerSeverity.Error,
-      })));
-    }
+    const setMarkers = (owner, markers) => JSR.setMarkers(monaco, model, owner, markers);
 
     let checkTimer = null;
     let draftTimer = null;

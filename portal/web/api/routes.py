@@ -23,7 +23,7 @@ from portal.services import (
     transformations,
 )
 from portal.services.errors import ServiceError, TooManyRequests, UnsupportedMediaType, ValidationError
-from portal.services.inputs import MAX_JSON_DEPTH, depth
+from portal.services.inputs import MAX_JSON_DEPTH, depth, refuse_json_constant
 from portal.web.api.auth import authenticate
 from portal.web.api.openapi import openapi_document
 from portal.web.api.presenters import (
@@ -72,7 +72,7 @@ def _body(*, array: bool = False) -> Any:
     if not request.is_json:
         raise UnsupportedMediaType()
     try:
-        data = json.loads(raw, parse_constant=_refuse_constant)
+        data = json.loads(raw, parse_constant=refuse_json_constant)
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         raise BadRequestJSON() from None
     if depth(data) > MAX_JSON_DEPTH:
@@ -80,10 +80,6 @@ def _body(*, array: bool = False) -> Any:
     if not isinstance(data, dict) and not (array and isinstance(data, list)):
         raise BadRequestJSON(_l("The request body must be a JSON object."))
     return data
-
-
-def _refuse_constant(name: str):
-    raise ValueError(f"{name} is not JSON")
 
 
 class BadRequestJSON(ServiceError):

@@ -158,8 +158,8 @@ def test_an_edited_replay_runs_the_edited_payload_and_invalid_json_replays_nothi
     client = queue["signed_in"]()
     letter_id = queue["letter"]({"ok": False, "n": 1})
     runs = _count(Execution)
-    for text, message in [('{"ok": true,', "Not valid JSON: line 1, column 13."),
-                          ('{"ok": NaN}', "Not valid JSON."), ("[" * 70 + "]" * 70, "Nested more than 64 levels deep.")]:
+    for text, message in [('{"ok": true,', "Not valid JSON: line 1, column 13."), ('{"ok": NaN}', "Not valid JSON."),
+                          ("[" * 70 + "]" * 70, "Nested more than 64 levels deep.")]:
         refused = client.post(f"/dead-letters/{letter_id}/replay", data={"payload": text})
         assert refused.status_code == 400 and message in refused.text, text
         assert 'id="payload-error"' in refused.text and text.replace('"', "&#34;")[:20] in refused.text
@@ -202,7 +202,8 @@ def test_discard_needs_the_delete_permission(queue):
     assert queue["signed_in"]("developer").post(f"/dead-letters/{letter_id}/discard").status_code == 403
     assert queue["signed_in"]("viewer").post(f"/dead-letters/{letter_id}/replay").status_code == 403
     admin = queue["signed_in"]()
-    assert 'data-confirm="Discard this dead letter? Its payload is lost."' in admin.get(f"/dead-letters/{letter_id}").text
+    page = admin.get(f"/dead-letters/{letter_id}").text
+    assert 'data-confirm="Discard this dead letter? Its payload is lost."' in page
     answer = admin.post(f"/dead-letters/{letter_id}/discard", headers=HTMX)
     assert answer.status_code == 204 and answer.headers["HX-Redirect"] == "/dead-letters"
     assert _letter(letter_id) is None

@@ -101,6 +101,20 @@ def int_arg(name: str, default: int = 0, minimum: int = 0) -> int:
         return default
 
 
+def json_body() -> dict:
+    """The JSON object an editor's script sent ({} for anything else: the services then say what is missing)."""
+    data = request.get_json(silent=True)
+    return data if isinstance(data, dict) else {}
+
+
+def markers(errors: dict) -> list[dict]:
+    """A source check's field errors as Monaco markers: [{line, column, message}] (none when the source is fine)."""
+    if "source" not in errors:
+        return []
+    return [{"line": errors.get("source_line") or 1, "column": errors.get("source_column") or 1,
+             "message": str(errors["source"])}]
+
+
 def day_arg(name: str, end: bool = False, values=None) -> datetime | None:
     """A date filter (YYYY-MM-DD, a UTC day) of the query string (or `values`) as the start of that day,
     or of the next one for `end`."""

@@ -70,12 +70,7 @@
 
   const post = JSR.post;
 
-  function say(message, kind) {
-    const box = document.getElementById("save-message");
-    box.textContent = message;
-    box.className = "flash " + (kind || "info");
-    box.hidden = false;
-  }
+  const say = JSR.say;
 
   showTypeFields();
   field("type").addEventListener("change", showTypeFields);
@@ -102,10 +97,7 @@
   }
 
   JSR.loadMonaco(root, function (monaco) {
-    const js = monaco.languages.typescript.javascriptDefaults;
-    js.setCompilerOptions({target: monaco.languages.typescript.ScriptTarget.ES2022, allowNonTsExtensions: true,
-                           noLib: false, checkJs: false});
-    fetch(data.sdk).then((r) => r.text()).then((dts) => js.addExtraLib(dts, "file:///jsr-sdk.d.ts"));
+    JSR.useSdkTypes(monaco, data.sdk);
     monaco.languages.registerCompletionItemProvider("javascript", {
       provideCompletionItems(model, position) {
         const word = model.getWordUntilPosition(position);
@@ -143,12 +135,8 @@
 
     const setMarkers = (owner, markers) => JSR.setMarkers(monaco, model, owner, markers);
 
-    let checkTimer = null;
+    const check = JSR.checker(data.checkUrl, () => ({source: model.getValue()}), setMarkers);
     let draftTimer = null;
-    async function check() {
-      const response = await post(data.checkUrl, {source: model.getValue()});
-      if (response.ok) setMarkers("server", (await response.json()).markers);
-    }
     async function saveDraft() {
       const response = await post(data.draftUrl, {source: model.getValue()});
       if (response.ok) root.dataset.draftSaved = String(model.getAlternativeVersionId());
@@ -158,8 +146,7 @@
       followSample();
       setMarkers("test", []);
       if (!writable) return;
-      clearTimeout(checkTimer);
-      checkTimer = setTimeout(check, 500);
+      check.soon();
       if (data.draftUrl) {  // autosave 2 s after the last keystroke: a draft, never a version
         clearTimeout(draftTimer);
         draftTimer = setTimeout(saveDraft, 2000);
@@ -174,14 +161,7 @@
     }
 
     // -- save ------------------------------------------------------------------------------
-    const dialog = document.getElementById("save-dialog");
-    function openSave() {
-      if (!writable) return;
-      document.getElementById("change-description").value = "";
-      dialog.showModal();
-    }
     async function save(description) {
-      for (const box of settings.querySelectorAll(".field-error")) box.textContent = "";
       const body = Object.assign(settingsJson(), {source: model.getValue(), change_description: description});
       const valueSaved = body.source;
       clearTimeout(draftTimer);  // the version about to be written replaces the draft
@@ -190,47 +170,15 @@
       if (response.status === 201) {
         savedText = valueSaved;
         window.location.assign(data.editUrl.replace("SCRIPT_ID", answer.id));
-      } else if (response.ok) {
-        const label = document.getElementById("version-label");
-        const before = parseInt(label.textContent.match(/\d+/)[0], 10);
+      } else if (JSR.reportSave(response, answer, settings, setMarkers)) {
         savedText = valueSaved;
         markDirty();
-        label.textContent = label.textContent.replace(/\d+/, answer.version);
-        say(before === answer.version ? text.unchanged : text.saved.replace("{n}", answer.version));
-      } else if (response.status === 422) {
-        for (const [name, message] of Object.entries(answer.fields || {})) {
-          const box = settings.querySelector(`.field-error[data-field="${name}"]`);
-          if (box) box.textContent = message;
-        }
-        if (answer.fields && answer.fields.source) {
-          setMarkers("server", [{line: answer.source_line || 1, column: answer.source_column || 1,
-                                 message: answer.fields.source}]);
-        }
-        say(text.invalid, "error");
-      } else {
-        say(answer.error || text.failed.replace("{s}", response.status), "error");
       }
     }
     if (writable) {
-      editor.addCommand(monaco.KeyMod.CtrlCmd | monaco.KeyCode.KeyS, openSave);
-      document.addEventListener("keydown", (event) => {
-        if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "s") {
-          event.preventDefault();
-          openSave();
-        }
-      });
-      document.getElementById("save").addEventListener("click", openSave);
-      document.getElementById("save-cancel").addEventListener("click", () => dialog.close());
-      document.getElementById("save-form").addEventListener("submit", () => {
-        save(document.getElementById("change-description").value);
-      });
-      window.addEventListener("beforeunload", (event) => {
-        if (isDirty() && (data.scriptId || model.getValue() !== initial)) {
-          event.preventDefault();
-          event.returnValue = text.leave;
-        }
-      });
-      check();
+      JSR.saveDialog(monaco, editor, save);
+      JSR.warnOnLeave(() => isDirty() && (data.scriptId || model.getValue() !== initial));
+      check.now();
     }
 
     // -- test panel ------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from portal.services import accounts, cron, executions, rbac, replay, scripts, t
 from portal.services.errors import ValidationError
 from portal.services.scripts import HTTP_METHODS, TRANSITIONS
 from portal.web.labels import label
-from portal.web.pages import acting, int_arg, navigate, page, render, render_block
+from portal.web.pages import acting, int_arg, json_body, markers, navigate, page, render, render_block
 
 bp = Blueprint("scripts", __name__, url_prefix="/scripts")
 PAGE_SIZE = 25
@@ -89,22 +89,13 @@ def _trigger_settings(script) -> dict:
     return {}
 
 
-def _json_body() -> dict:
-    data = request.get_json(silent=True)
-    return data if isinstance(data, dict) else {}
-
-
 @bp.post("/check")
 @page(rbac.SCRIPTS_READ)
 def check():
     """Server validation as the editor's markers: [{line, column, message}]."""
     who = acting()
-    errors = scripts.check(who.actor, who.tenant_id, _json_body().get("source"))
-    markers = []
-    if "source" in errors:
-        markers.append({"line": errors.get("source_line") or 1, "column": errors.get("source_column") or 1,
-                        "message": str(errors["source"])})
-    return jsonify({"markers": markers})
+    errors = scripts.check(who.actor, who.tenant_id, json_body().get("source"))
+    return jsonify({"markers": markers(errors)})
 
 
 @bp.post("/test")
@@ -115,7 +106,7 @@ def test_run():
     Code defining transformEvent/transformBatch runs as a RudderStack transformation over the input's
     request list, and the panel shows RudderStack's response."""
     who = acting()
-    data = _json_body()
+    data = json_body()
     try:
         given = json.loads(data.get("input") or "null")
     except (TypeError, ValueError):
@@ -133,7 +124,7 @@ def test_run():
 def save_draft(script_id: str):
     """The editor's autosave (2 s after the last keystroke): no version, no audit event."""
     who = acting()
-    scripts.save_draft(who.actor, who.tenant_id, script_id, _json_body().get("source"))
+    scripts.save_draft(who.actor, who.tenant_id, script_id, json_body().get("source"))
     return "", 204
 
 
@@ -144,7 +135,7 @@ def run(script_id: str):
     """Run the saved version with the panel's input; it is recorded as a manual execution."""
     who = acting()
     try:
-        given = json.loads(_json_body().get("input") or "null")
+        given = json.loads(json_body().get("input") or "null")
     except (TypeError, ValueError):
         raise ValidationError({"input": _l("The input is not valid JSON.")}) from None
     execution = executions.run_now(who.actor, who.tenant_id, script_id, given)
@@ -157,7 +148,7 @@ def run(script_id: str):
 def replay_draft(script_id: str):
     """Re-run recent real inputs against the editor's unsaved code; old and new results side by side."""
     who = acting()
-    data = _json_body()
+    data = json_body()
     limit = data.get("limit", 10)
     rows, counts = replay.replay(who.actor, who.tenant_id, script_id, data.get("source"),
                                  limit=int(limit) if str(limit).isdigit() else 0, status=data.get("status") or None)

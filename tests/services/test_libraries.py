@@ -122,3 +122,51 @@ def test_a_rudderstack_transformation_with_a_library_runs_unchanged(db_session, 
     out = transformations.run_code(admin, tenant.id, code, events)
     assert out["transformedEvents"] == [{"statusCode": 200, "metadata": {"messageId": "m1"}, "output": {
         "messageId": "m1", "context": {"traits": {"email": "ann@example.com"}}, "key": "k"}}]
+
+
+def test_used_by_follows_the_linkers_parse_of_current_versions(db_session, make_tenant, make_user):
+    tenant, other_tenant = make_tenant(), make_tenant()
+    admin = _admin(make_user, tenant)
+    libraries.create(admin, tenant.id, {"name": "math", "source": MATH})
+    libraries.create(admin, tenant.id, {"name": "math-extra", "source": "export const three = 3;"})
+    libraries.create(admin, tenant.id, {"name": "greet", "source": "import {add} from 'math';\nexport const g = add;"})
+    job = scripts.create(admin, tenant.id, {"name": "Job", "type": "oneoff", "source":
+                                            "import twice from 'math';\nexport const main = (n) => twice(n);"})
+    scripts.create(admin, tenant.id, {"name": "Talks", "type": "oneoff", "source":
+                                      "// import {add} from 'math'\nfunction main() { return \"from 'math'\" }"})
+    scripts.create(admin, tenant.id, {"name": "Extra", "type": "oneoff", "source":
+                                      "import {three} from 'math-extra';\nexport const main = () => three;"})
+    stranger = _admin(make_user, other_tenant)
+    libraries.create(stranger, other_tenant.id, {"name": "math", "source": MATH})
+    scripts.create(stranger, other_tenant.id, {"name": "Theirs", "type": "oneoff",
+                                               "source": "import {add} from 'math';\nexport const main = add;"})
+    found = libraries.used_by(admin, tenant.id, ["math", "greet", "absent"])
+    assert [s.name for s in found["math"].scripts] == ["Job"]  # not the comment, the string, or math-extra
+    assert [lib.name for lib in found["math"].libraries] == ["greet"]
+    assert found["greet"].scripts == found["absent"].scripts == [] and libraries.used_by(admin, tenant.id, []) == {}
+    # The current version counts: once Job stops importing math, it is no longer listed.
+    scripts.update(admin, tenant.id, job.id, {"source": "export const main = (n) => n;"})
+    assert libraries.used_by(admin, tenant.id, ["math"])["math"].scripts == []
+    viewer = Actor.of(make_user(role="viewer", tenant=tenant))
+    assert [lib.name for lib in libraries.used_by(viewer, tenant.id, ["math"])["math"].libraries] == ["greet"]
+    with pytest.raises(PermissionDenied):
+        libraries.used_by(stranger, tenant.id, ["math"])
+
+
+def test_the_editors_check_links_against_the_other_libraries(db_session, make_tenant, make_user):
+    tenant = make_tenant()
+    admin = _admin(make_user, tenant)
+    math = libraries.create(admin, tenant.id, {"name": "math", "source": MATH})
+    libraries.create(admin, tenant.id, {"name": "greet", "source": "import {add} from 'math';\nexport const g = add;"})
+    assert libraries.check(admin, tenant.id, "new", "import {add} from 'math';\nexport const a = add;") == {}
+    missing = libraries.check(admin, tenant.id, "new", "export const a = 1;\nimport {x} from 'nowhere';")
+    assert (missing["source_line"], missing["source_column"]) == (2, 1)
+    assert str(missing["source"]).endswith("import from 'nowhere' failed. Module not found.")
+    cycle = libraries.check(admin, tenant.id, "math", "import {g} from 'greet';\nexport const add = g;", math.id)
+    assert "Circular import" in str(cycle["source"])
+    assert "source" in libraries.check(admin, tenant.id, "", "export const = ;")
+    viewer = Actor.of(make_user(role="viewer", tenant=tenant))
+    with pytest.raises(PermissionDenied):
+        libraries.check(viewer, tenant.id, "x", "export const a = 1;")
+    developer = Actor.of(make_user(role="developer", tenant=tenant))
+    assert libraries.check(developer, tenant.id, "math", MATH, math.id) == {}

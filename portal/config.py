@@ -45,6 +45,8 @@ class Config:
         self.JSR_SCRIPT_CONCURRENT = _int("JSR_SCRIPT_CONCURRENT", 5)
         self.JSR_WORKERS = _int("JSR_WORKERS", os.cpu_count() or 2)
         self.JSR_WORKER_TYPE = env.get("JSR_WORKER_TYPE", "process")  # or "thread"
+        # 0: this worker only drains the queue; the periodic tasks (scheduler pass, reaper) run on the others.
+        self.JSR_WORKER_PERIODIC = _int("JSR_WORKER_PERIODIC", 1) != 0
         self.JSR_RETENTION_DAYS = _int("JSR_RETENTION_DAYS", 30)
         self.JSR_LOGIN_ATTEMPTS = _int("JSR_LOGIN_ATTEMPTS", 5)
         self.JSR_SESSION_HOURS = _int("JSR_SESSION_HOURS", 12)

@@ -36,7 +36,8 @@ def main() -> None:
 
     # A dead worker process is replaced within a second.
     consumer = huey.create_consumer(workers=app.config["JSR_WORKERS"], worker_type=app.config["JSR_WORKER_TYPE"],
-                                    periodic=True, check_worker_health=True, health_check_interval=1)
+                                    periodic=app.config["JSR_WORKER_PERIODIC"], check_worker_health=True,
+                                    health_check_interval=1)
     consumer.run()  # returns after SIGTERM/SIGINT, once running tasks have finished
     with app.app_context():
         runtime_service.pool().close()

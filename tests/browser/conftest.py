@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
@@ -40,16 +41,25 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory):
-    """Base URL of the portal with the demo tenant, on a fresh SQLite database, CSRF on."""
+def portal_env(tmp_path_factory) -> dict[str, str]:
+    """The environment of the portal's processes (server, worker, CLI): a fresh SQLite database with the demo
+    tenant, Huey on SQLite, one runner; failed event deliveries are retried once after 0.2 s."""
     instance = tmp_path_factory.mktemp("browser-instance")
     env = {**os.environ, "JSR_INSTANCE_PATH": str(instance), "DATABASE_URL": f"sqlite:///{instance / 'jsr.sqlite3'}",
-           "HUEY_URL": f"sqlite:///{instance / 'huey.sqlite3'}", "JSR_RUNNERS": "1", "PYTHONPATH": str(ROOT)}
+           "HUEY_URL": f"sqlite:///{instance / 'huey.sqlite3'}", "JSR_RUNNERS": "1", "PYTHONPATH": str(ROOT),
+           "JSR_EVENT_RETRIES": "1", "JSR_RETRY_DELAY_S": "0.2"}
     for command in (["db", "upgrade"], ["jsr", "seed-demo"]):
         subprocess.run(FLASK + command, cwd=ROOT, env=env, check=True, capture_output=True, timeout=120)
+    return env
+
+
+@pytest.fixture(scope="session")
+def server(portal_env):
+    """Base URL of the portal with the demo tenant, on a fresh SQLite database, CSRF on."""
+    instance = Path(portal_env["JSR_INSTANCE_PATH"])
     port = _free_port()
     log = (instance / "server.log").open("wb")
-    process = subprocess.Popen(FLASK + ["run", "--host", "127.0.0.1", "--port", str(port)], cwd=ROOT, env=env,
+    process = subprocess.Popen(FLASK + ["run", "--host", "127.0.0.1", "--port", str(port)], cwd=ROOT, env=portal_env,
                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -67,6 +77,36 @@ def server(tmp_path_factory):
     finally:
         _stop(process)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def worker(portal_env):
+    """A real Huey consumer (`python -m tasks.worker`, one worker) on the server's database and queue, for the
+    tests of one module that need queued runs (event deliveries, retries, replays). It runs no periodic tasks,
+    so the demo tenant's scheduled script never fires into the other modules' pages; its whole process group is
+    stopped after the module."""
+    instance = Path(portal_env["JSR_INSTANCE_PATH"])
+    log = (instance / "worker.log").open("ab")
+    env = {**portal_env, "JSR_WORKERS": "1", "JSR_WORKER_PERIODIC": "0"}
+    process = subprocess.Popen([sys.executable, "-m", "tasks.worker"], cwd=ROOT, env=env, stdout=log,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        yield process
+    finally:
+        _stop(process)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def tenant_admin(portal_env):
+    """(email, password) of the org admin of a tenant of its own, made with the CLI for one test module, so its
+    scripts, runs and dead letters never show on the demo tenant's pages that other modules check."""
+    slug = f"t{uuid.uuid4().hex[:8]}"
+    email, password = f"admin@{slug}.test", "browser-password"
+    for command in (["jsr", "create-tenant", slug], ["jsr", "create-user", email, "--tenant", slug, "--role",
+                                                     "org_admin", "--password", password]):
+        subprocess.run(FLASK + command, cwd=ROOT, env=portal_env, check=True, capture_output=True, timeout=120)
+    return email, password
 
 
 @pytest.fixture(scope="session")

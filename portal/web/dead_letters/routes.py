@@ -4,6 +4,7 @@ and audits); the permissions are the API's: read to see, execute to replay, dele
 
 from flask import Blueprint, flash, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from werkzeug.datastructures import MultiDict
 
 from portal.models import DEAD_LETTER_STATUSES
@@ -95,7 +96,7 @@ def replay_many():
     who = acting()
     ids = None if request.form.get("all") else request.form.getlist("ids")
     replayed = events.replay_many(who.actor, who.tenant_id, **_service_filters(request.form), ids=ids)
-    flash(_l("Replayed %(count)s dead letters.", count=len(replayed)), "info")
+    flash(ngettext("Replayed %(num)s dead letter.", "Replayed %(num)s dead letters.", len(replayed)), "info")
     kept = {name: value for name, value in _filters(request.form).items() if value}
     return navigate(url_for("dead_letters.index", **kept))
 

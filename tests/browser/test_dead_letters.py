@@ -8,17 +8,11 @@ import time
 
 from playwright.sync_api import expect
 
+from tests.browser.test_workspace import _sign_in
+
 PICKY = "function onEvent(event) {\n  if (!event.payload.ok) throw new Error('not ok: ' + event.payload.n);\n" \
         "  return event.payload;\n}\n"
 FIXED = "function onEvent(event) {\n  return {fixed: true, n: event.payload.n};\n}\n"
-
-
-def _sign_in(page, server, email, password):
-    page.goto(f"{server}/login")
-    page.fill('input[name="email"]', email)
-    page.fill('input[name="password"]', password)
-    page.click('button[type="submit"]')
-    expect(page.locator(".main-nav")).to_be_visible()
 
 
 def _api(page, server, method, path, body):

@@ -3,9 +3,10 @@ you type, save a second version and diff the two, import it from a script that r
 the library's "used by" list."""
 
 import re
-import time
 
 from playwright.sync_api import expect
+
+from tests.browser.test_workspace import _save, _sign_in, _wait_until
 
 MODEL_VALUE = "() => monaco.editor.getModels()[0].getValue()"
 MARKERS = ("() => monaco.editor.getModelMarkers({owner: 'server', resource: monaco.editor.getModels()[0].uri})"
@@ -13,30 +14,6 @@ MARKERS = ("() => monaco.editor.getModelMarkers({owner: 'server', resource: mona
 PRICING = "export function total(items) {\n  return items.reduce((sum, item) => sum + item.price, 0);\n}\n"
 CHECKOUT = ("import {total} from 'pricing';\n"
             "export function main(input) {\n  return {total: total([{price: 2}, {price: 3}])};\n}\n")
-
-
-def _sign_in(page, server, email, password):
-    page.goto(f"{server}/login")
-    page.fill('input[name="email"]', email)
-    page.fill('input[name="password"]', password)
-    page.click('button[type="submit"]')
-    expect(page.locator(".main-nav")).to_be_visible()
-
-
-def _wait_until(page, expression: str, timeout: float = 20):
-    """Poll `expression` until it is truthy (page.evaluate: the Content-Security-Policy forbids eval)."""
-    deadline = time.monotonic() + timeout
-    while not (value := page.evaluate(expression)):
-        assert time.monotonic() < deadline, f"still false after {timeout} s: {expression}"
-        page.wait_for_timeout(100)
-    return value
-
-
-def _save(page, description):
-    page.keyboard.press("Control+s")
-    expect(page.locator("#save-dialog")).to_be_visible()
-    page.fill("#change-description", description)
-    page.click("#save-confirm")
 
 
 def test_a_library_written_versioned_and_imported_by_a_script_that_runs(page, server, tenant_admin, shoot):
@@ -53,7 +30,8 @@ def test_a_library_written_versioned_and_imported_by_a_script_that_runs(page, se
     page.click("#editor .view-lines")
     page.keyboard.press("Control+End")
     page.keyboard.type("import {rate} from 'rates';")
-    [[line, column, message]] = _wait_until(page, MARKERS)
+    _wait_until(page, f"() => ({MARKERS})().length > 0")
+    [[line, column, message]] = page.evaluate(MARKERS)
     assert (line, column) == (4, 1) and message.endswith("import from 'rates' failed. Module not found."), message
     page.keyboard.press("Shift+Home")
     page.keyboard.press("Delete")

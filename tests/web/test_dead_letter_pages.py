@@ -13,17 +13,11 @@ from portal.models import AuditEvent, DeadLetter, Execution
 from portal.services import outbox, scripts
 from portal.services.rbac import Actor
 from portal.tenancy import system_scope, tenant_scope
-from tests.conftest import DEFAULT_PASSWORD
+from tests.web.test_pages import _signed_in
 
 FAILS_UNLESS_OK = ("function onEvent(event) {\n  if (!event.payload || !event.payload.ok) throw new Error('not ok');\n"
                    "  return event.payload;\n}\n")
 HTMX = {"HX-Request": "true"}
-
-
-def _signed_in(app, user):
-    client = app.test_client()
-    assert client.post("/login", data={"email": user.email, "password": DEFAULT_PASSWORD}).status_code == 302
-    return client
 
 
 @pytest.fixture

@@ -8,20 +8,10 @@ import pytest
 
 from portal.services import libraries, scripts
 from portal.services.rbac import Actor
-from tests.conftest import DEFAULT_PASSWORD
+from tests.web.test_pages import _csrf, _signed_in
 
 PRICING = "export function total(items) {\n  return items.reduce((sum, item) => sum + item.price, 0);\n}\n"
 IMPORTER = "import {total} from 'pricing';\nexport function main(input) {\n  return total(input);\n}\n"
-
-
-def _signed_in(app, user):
-    client = app.test_client()
-    assert client.post("/login", data={"email": user.email, "password": DEFAULT_PASSWORD}).status_code == 302
-    return client
-
-
-def _csrf(client) -> dict[str, str]:
-    return {"X-CSRFToken": re.search(r'name="csrf-token" content="([^"]+)"', client.get("/").text).group(1)}
 
 
 @pytest.fixture
@@ -55,6 +45,10 @@ def test_the_list_shows_each_library_with_what_imports_it(shelf):
     assert "1 script, 1 library" in rows["pricing"] and "nothing yet" in rows["cart"]
     assert 'id="new-library"' not in page.text  # viewers create nothing
     assert 'id="new-library"' in shelf["signed_in"]("developer").get("/libraries").text
+    russian = shelf["signed_in"]("viewer")
+    russian.post("/lang/ru")
+    page = russian.get("/libraries").text
+    assert "<h1>Библиотеки</h1>" in page and "1 сценарий, 1 библиотека" in page and "пока никто" in page
 
 
 def test_the_editor_lists_importers_and_is_read_only_for_viewers(shelf):

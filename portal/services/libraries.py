@@ -104,10 +104,11 @@ def used_by(actor: Actor, tenant_id: str, names: list[str]) -> dict[str, Importe
 @in_tenant
 def check(actor: Actor, tenant_id: str, name: Any, source: Any, library_id: str | None = None) -> dict[str, Any]:
     """The library editor's check as it is typed: syntax and imports, linked against the tenant's other
-    libraries (and itself, so a cycle back to it shows); field errors with line and column."""
+    libraries (and itself under `name`, or its saved name, so a cycle back to it shows); field errors with line
+    and column."""
     rbac.require(actor, rbac.SCRIPTS_UPDATE if library_id else rbac.SCRIPTS_CREATE, tenant_id)
     if library_id is not None:
-        get(actor, tenant_id, library_id)
+        name = get(actor, tenant_id, library_id).name  # a saved library keeps its name
     modules = modules_for(tenant_id, leave_out=library_id)
     if isinstance(name, str) and NAME_RE.match(name) and name not in modules:
         modules[name] = source

@@ -80,8 +80,7 @@ def replay(dead_letter_id: str):
     if "payload" in request.form:
         try:
             edited["payload"] = parse_json_text("payload", request.form["payload"])
-        except ValidationError as exc:  # nothing is replayed; the editor keeps the text
-            events.get_dead_letter(who.actor, who.tenant_id, dead_letter_id)  # 404 first for an unknown id
+        except ValidationError as exc:  # nothing is replayed; the editor keeps the text (404 for an unknown id)
             return _detail(dead_letter_id, payload_error=exc.errors["payload"], edited=request.form["payload"])
     events.replay(who.actor, who.tenant_id, dead_letter_id, **edited)
     flash(_l("Replayed with the edited payload.") if edited else _l("Replayed."), "info")

@@ -302,6 +302,43 @@ def bench_parallel_host_calls(calls: int = 10, delay_s: float = 0.2) -> float:
         thread.join()
 
 
+def bench_host_round_trip(runs: int, gap_s: float = 0.001) -> tuple[float, float]:
+    """p50 and p99 (µs) of a run through the runner awaiting one host call that answers at once."""
+    host = HostRegistry()
+    host.register("cache", lambda call: call.args[0])
+    pool = RuntimePool(host, runners=1)
+    request = RunRequest(source="async function main(input, ctx) { return await ctx.cache.get(input.n) }",
+                         tenant_id="bench", input={"n": 1})
+    pool.run(request)
+    samples = []
+    try:
+        for _ in range(runs):
+            time.sleep(gap_s)
+            started = time.perf_counter()
+            result = pool.run(request)
+            samples.append((time.perf_counter() - started) * 1e6)
+            assert result.output == 1, result.error
+    finally:
+        pool.close()
+    return _percentiles(samples)
+
+
+def bench_race(slow_s: float = 1.0, fast_s: float = 0.05) -> float:
+    """ms until `Promise.race` of a slow and a fast host call settles, measured inside the script."""
+    host = HostRegistry()
+    host.register("cache", lambda call: time.sleep(call.args[0]) or call.args[0])
+    pool = RuntimePool(host, runners=1)
+    source = ("async function main(input, ctx) { const started = Date.now();\n"
+              "  await Promise.race([ctx.cache.get(input.slow), ctx.cache.get(input.fast)]);\n"
+              "  return Date.now() - started; }")
+    try:
+        result = pool.run(RunRequest(source=source, tenant_id="bench", input={"slow": slow_s, "fast": fast_s}))
+        assert result.ok, result.error
+        return float(result.output)
+    finally:
+        pool.close()
+
+
 def bench_transform_events(events: int, rounds: int) -> float:
     """Events per second of transformEvent over RudderStack's request list through the transformation mode."""
     from runtime.transform import request_for
@@ -339,6 +376,8 @@ def main() -> None:
     racer = bench_mini_racer(min(args.runs, 500), args.events, args.rounds)
     with_lodash, without_import = bench_import(min(args.runs, 300))
     parallel_ms = bench_parallel_host_calls()
+    host_call = bench_host_round_trip(min(args.runs, 1000))
+    race_ms = bench_race()
     transform_eps = bench_transform_events(args.events, min(args.rounds, 10))
 
     rows = [
@@ -361,6 +400,9 @@ def main() -> None:
         ("run with import _ from 'lodash'  p50 (10 ms apart)", f"{with_lodash:8.1f} µs", ""),
         ("  same run without the import   p50", f"{without_import:8.1f} µs", ""),
         ("10 parallel ctx.http.get of 200 ms each", f"{parallel_ms:8.1f} ms", "well under 1000 ms"),
+        ("run awaiting one host call through the runner p50", f"{host_call[0]:8.1f} µs", ""),
+        ("run awaiting one host call through the runner p99", f"{host_call[1]:8.1f} µs", ""),
+        ("Promise.race of a 1 s and a 50 ms host call settles after", f"{race_ms:8.1f} ms", "≈ 50 ms"),
         (f"transformEvent over {args.events} events", f"{transform_eps:8.0f} ev/s",
          f"ratio to the raw engine's batch: {transform_eps / batch_eps:.2f}"),
     ]

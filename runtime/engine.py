@@ -26,7 +26,7 @@ import quickjs
 from runtime import modules as es_modules
 from runtime import packages
 from runtime.errors import ErrorKind, LogEntry, RunResult, ScriptError
-from runtime.host import HostCall, HostRegistry
+from runtime.host import Answer, HostCall, HostChannel, HostChannels
 from runtime.limits import JSON_MAX_DEPTH, ResourceLimits
 
 HANDLERS = ("main", "handler", "onEvent", "transformEvent", "transformBatch")
@@ -394,7 +394,7 @@ class Engine:
          self._finish) = methods
         self._deadline = 0.0
 
-    def run(self, request: RunRequest, compiled: CompiledScript, host: HostRegistry,
+    def run(self, request: RunRequest, compiled: CompiledScript, host: HostChannels,
             input_json: str | None = None) -> RunResult:
         """Run once; `input_json`, when given, is `request.input` already as JSON text (a runner receives it so)."""
         if self.spent:
@@ -476,65 +476,49 @@ class Engine:
     def _timeout_error(self) -> ScriptError:
         return ScriptError(ErrorKind.TIMEOUT, "TimeoutError", "the script exceeded its time limit")
 
-    def _drive(self, request: RunRequest, host: HostRegistry, result: RunResult) -> None:
-        """Run jobs, serve host requests and fire timers until the handler settles."""
+    def _drive(self, request: RunRequest, host: HostChannels, result: RunResult) -> None:
+        """Run jobs, pass host requests on, deliver each answer as it comes and fire timers until the
+        handler settles and no host call is outstanding (a call a script did not await still completes)."""
         limits = request.limits
+        calls = _HostCalls(request, host, self._deadline)
         jobs = 0
-        while True:
-            while self._js(self._context.execute_pending_job):
-                jobs += 1
-                if jobs >= limits.max_jobs:
-                    raise _Abort(ScriptError(ErrorKind.TIMEOUT, "JobLimitExceeded",
-                                             f"more than {limits.max_jobs} promise jobs in one run"))
-            polled = self._js(self._poll)
-            state, batch = polled[0], polled[1:]
-            if batch:
-                responses = self._serve(request, host, _parse_batch(batch, limits), result)
-                self._js(self._deliver, responses)
-                continue
-            if state != "0":
-                return
-            timer_at = self._js(self._next_timer_at)
-            if timer_at < 0:
-                raise _Abort(ScriptError(ErrorKind.RUNTIME, "UnsettledPromise",
-                                         "the handler awaited a promise that can never settle"))
-            wait = timer_at / 1000 - time.time()
-            if time.monotonic() + wait >= self._deadline:
-                time.sleep(max(0.0, self._deadline - time.monotonic()))
-                raise _Abort(self._timeout_error())
-            if wait > 0:
-                time.sleep(wait)
-            self._js(self._fire_timers, time.time() * 1000)
-
-    def _serve(self, request: RunRequest, host: HostRegistry, calls: list[dict], result: RunResult) -> str:
-        """Serve one round's host requests as a batch (the host may run them concurrently)."""
-        if result.host_calls + len(calls) > request.limits.host_calls:
-            raise _Abort(ScriptError(ErrorKind.HOST_CALL_LIMIT, "HostCallLimitExceeded",
-                                     f"more than {request.limits.host_calls} host API calls in one run"))
-        result.host_calls += len(calls)
-        # A script's Array.prototype.toJSON can turn args into anything: only arrays reach a handler.
-        valid = [call for call in calls if isinstance(call.get("args"), list)]
-        started = time.perf_counter()
-        served = iter(host.dispatch_batch([HostCall(
-            tenant_id=request.tenant_id,
-            api=str(call.get("api")),
-            method=str(call.get("method")),
-            args=call["args"],
-            deadline=self._deadline,
-            run=request.context,
-        ) for call in valid]))
-        result.host_time_ms += (time.perf_counter() - started) * 1000
-        if time.monotonic() >= self._deadline:
-            raise _Abort(self._timeout_error())
-        answers = [next(served) if isinstance(call.get("args"), list) else (_ARGS_NOT_AN_ARRAY.copy(), 0.0)
-                   for call in calls]
-        responses = []
-        for call, (answer, elapsed_ms) in zip(calls, answers, strict=True):
-            answer["id"] = call.get("id")
-            text = json.dumps(answer)
-            responses.append(text)
-            result.host_call_timings.append(_call_record(call, answer, elapsed_ms, len(text)))
-        return "[" + ",".join(responses) + "]"
+        try:
+            while True:
+                while self._js(self._context.execute_pending_job):
+                    jobs += 1
+                    if jobs >= limits.max_jobs:
+                        raise _Abort(ScriptError(ErrorKind.TIMEOUT, "JobLimitExceeded",
+                                                 f"more than {limits.max_jobs} promise jobs in one run"))
+                polled = self._js(self._poll)
+                state, batch = polled[0], polled[1:]
+                responses = calls.submit(_parse_batch(batch, limits), result) if batch else ""
+                if not responses and calls.pending:
+                    responses = calls.collect(0.0, result)
+                if responses:
+                    self._js(self._deliver, responses)
+                    continue
+                settled = state != "0"
+                if settled and not calls.pending:
+                    return
+                timer_at = -1 if settled else self._js(self._next_timer_at)
+                if timer_at < 0 and not calls.pending:
+                    raise _Abort(ScriptError(ErrorKind.RUNTIME, "UnsettledPromise",
+                                             "the handler awaited a promise that can never settle"))
+                wake = self._deadline if timer_at < 0 else min(self._deadline,
+                                                               time.monotonic() + timer_at / 1000 - time.time())
+                if calls.pending:
+                    responses = calls.collect(wake - time.monotonic(), result)
+                    if responses:
+                        self._js(self._deliver, responses)
+                        continue
+                else:
+                    time.sleep(max(0.0, wake - time.monotonic()))
+                if time.monotonic() >= self._deadline:
+                    raise _Abort(self._timeout_error())
+                if timer_at >= 0:
+                    self._js(self._fire_timers, time.time() * 1000)
+        finally:
+            calls.close(result)
 
     def _finish_run(self, limits: ResourceLimits, result: RunResult) -> None:
         """Read outcome and console in one crossing, under a fixed budget (the run's own may be spent)."""
@@ -572,6 +556,71 @@ class Engine:
             return int(self._context.memory()["memory_used_size"])
         except Exception:
             return 0
+
+
+class _HostCalls:
+    """One run's host calls in flight: passed on as each round queues them, answered one by one as each
+    completes. The host-call limit is counted here; the record of what the run touched keeps call order."""
+
+    def __init__(self, request: RunRequest, host: HostChannels, deadline: float) -> None:
+        self._request = request
+        self._host = host
+        self._deadline = deadline
+        self._channel: HostChannel | None = None  # opened by the first call: a run without any pays nothing
+        self.pending: dict[int, dict] = {}
+        self._records: list[tuple[int, dict[str, Any]]] = []
+        self._next_key = 0
+
+    def submit(self, calls: list[dict], result: RunResult) -> str:
+        """Pass a round's requests on; the answers to refuse at once (args that are not an array) as JSON."""
+        limit = self._request.limits.host_calls
+        if result.host_calls + len(calls) > limit:
+            raise _Abort(ScriptError(ErrorKind.HOST_CALL_LIMIT, "HostCallLimitExceeded",
+                                     f"more than {limit} host API calls in one run"))
+        result.host_calls += len(calls)
+        outgoing, refused = [], []
+        for call in calls:
+            key, self._next_key = self._next_key, self._next_key + 1
+            self.pending[key] = call
+            # A script's Array.prototype.toJSON can turn args into anything: only arrays reach a handler.
+            if not isinstance(call.get("args"), list):
+                refused.append((key, _ARGS_NOT_AN_ARRAY.copy(), 0.0))
+                continue
+            outgoing.append((key, HostCall(tenant_id=self._request.tenant_id, api=str(call.get("api")),
+                                           method=str(call.get("method")), args=call["args"],
+                                           deadline=self._deadline, run=self._request.context)))
+        if outgoing:
+            if self._channel is None:
+                self._channel = self._host.channel()
+            self._channel.submit(outgoing)
+        return self._responses(refused)
+
+    def collect(self, timeout: float, result: RunResult) -> str:
+        """The answers ready within `timeout` seconds, as the JSON the prelude's deliver takes ('' for none)."""
+        if self._channel is None:
+            return ""
+        started = time.perf_counter()
+        answers = self._channel.wait(timeout)
+        result.host_time_ms += (time.perf_counter() - started) * 1000
+        return self._responses(answers)
+
+    def _responses(self, answers: list[Answer]) -> str:
+        texts = []
+        for key, answer, elapsed_ms in answers:
+            call = self.pending.pop(key, None)
+            if call is None:
+                continue  # not one of this run's outstanding calls
+            answer["id"] = call.get("id")
+            text = json.dumps(answer)
+            texts.append(text)
+            self._records.append((key, _call_record(call, answer, elapsed_ms, len(text))))
+        return "[" + ",".join(texts) + "]" if texts else ""
+
+    def close(self, result: RunResult) -> None:
+        """The run is over: calls not answered are dropped; the record lists the answered ones in call order."""
+        if self._channel is not None:
+            self._channel.close()
+        result.host_call_timings = [record for _, record in sorted(self._records, key=lambda item: item[0])]
 
 
 def _call_record(call: dict, answer: dict, elapsed_ms: float, size: int) -> dict[str, Any]:

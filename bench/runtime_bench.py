@@ -237,8 +237,14 @@ def bench_mini_racer(runs: int, events: int, rounds: int) -> dict[str, float] | 
     return {"fresh_p50": statistics.median(fresh), "warm_p50": statistics.median(warm), "batch_eps": events / best}
 
 
-def bench_import(runs: int, idle_s: float = 0.01) -> tuple[float, float]:
-    """p50 of a run with `import _ from 'lodash'` and of the same run without the import (µs).
+TZ_SOURCE = ("import dayjs from 'dayjs';\nimport utc from 'dayjs/plugin/utc';\n"
+             "import timezone from 'dayjs/plugin/timezone';\ndayjs.extend(utc);\ndayjs.extend(timezone);\n"
+             "export function main(input) { return dayjs(input.n).tz('America/New_York').format(); }")
+
+
+def bench_import(runs: int, idle_s: float = 0.01) -> tuple[float, float, float]:
+    """p50 of a run with `import _ from 'lodash'`, of one with dayjs and its timezone plugin (Intl and the
+    zone table come with it) and of the same run without imports (µs).
 
     Runs are `idle_s` apart: a runner prepares its next context, with the packages its last run
     imported, while it is idle; back-to-back runs would wait for that preparation instead.
@@ -248,9 +254,10 @@ def bench_import(runs: int, idle_s: float = 0.01) -> tuple[float, float]:
                        input={"n": 1})
     lodash = RunRequest(source="import _ from 'lodash';\nexport function main(input) { return _.add(input.n, 1); }",
                         tenant_id="bench", input={"n": 1})
+    zoned = RunRequest(source=TZ_SOURCE, tenant_id="bench", input={"n": 1})
     results = []
-    for request in (lodash, plain):
-        pool.run(request)  # compile once: what a runner's cache keeps
+    for request in (lodash, zoned, plain):
+        assert pool.run(request).ok  # compile once: what a runner's cache keeps
         samples = []
         for _ in range(runs):
             time.sleep(idle_s)
@@ -259,7 +266,7 @@ def bench_import(runs: int, idle_s: float = 0.01) -> tuple[float, float]:
             samples.append((time.perf_counter() - started) * 1e6)
         results.append(statistics.median(samples))
     pool.close()
-    return results[0], results[1]
+    return results[0], results[1], results[2]
 
 
 def bench_parallel_host_calls(calls: int = 10, delay_s: float = 0.2) -> float:
@@ -374,7 +381,7 @@ def main() -> None:
     fib_ms = bench_fib(5)
     speedup = bench_parallel_runners()
     racer = bench_mini_racer(min(args.runs, 500), args.events, args.rounds)
-    with_lodash, without_import = bench_import(min(args.runs, 300))
+    with_lodash, with_timezone, without_import = bench_import(min(args.runs, 300))
     parallel_ms = bench_parallel_host_calls()
     host_call = bench_host_round_trip(min(args.runs, 1000))
     race_ms = bench_race()
@@ -398,6 +405,7 @@ def main() -> None:
         ("recursive fib(30)", f"{fib_ms:8.1f} ms", "≤ 70 ms"),
         ("2 runners vs 1 on CPU-bound runs (speed-up)", f"{speedup:8.2f} x", ""),
         ("run with import _ from 'lodash'  p50 (10 ms apart)", f"{with_lodash:8.1f} µs", ""),
+        ("run with dayjs + its timezone plugin p50 (10 ms apart)", f"{with_timezone:8.1f} µs", ""),
         ("  same run without the import   p50", f"{without_import:8.1f} µs", ""),
         ("10 parallel ctx.http.get of 200 ms each", f"{parallel_ms:8.1f} ms", "well under 1000 ms"),
         ("run awaiting one host call through the runner p50", f"{host_call[0]:8.1f} µs", ""),

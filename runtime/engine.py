@@ -40,10 +40,13 @@ _HANDLER_LOOKUP = {name: f"typeof {name} === 'function' ? {name} : null" for nam
 _HANDLER_LOOKUP[TRANSFORM_HANDLER] = (SANDBOX / "transform.js").read_text()
 WEB_UNIT = "<web>"
 CRYPTO_UNIT = "<web:crypto>"  # needs 32 bytes of entropy injected by Engine._prepare
-# The web globals' files in runtime/sandbox/, each evaluated only before code that names one of its globals.
-WEB_UNITS = {WEB_UNIT: ("web.js", ("TextEncoder", "TextDecoder", "structuredClone")),
-             "<web:url>": ("url.js", ("URL", "URLSearchParams")),
-             CRYPTO_UNIT: ("crypto.js", ("crypto",))}
+INTL_UNIT = "<web:intl>"
+# The web globals' files, each unit evaluated only before code that names one of its globals
+# (Intl: also dayjs's timezone plugin, which names it); zones.js is made at set-up (runtime/zonetable.py).
+WEB_UNITS = {WEB_UNIT: ((SANDBOX / "web.js",), ("TextEncoder", "TextDecoder", "structuredClone")),
+             "<web:url>": ((SANDBOX / "url.js",), ("URL", "URLSearchParams")),
+             CRYPTO_UNIT: ((SANDBOX / "crypto.js",), ("crypto",)),
+             INTL_UNIT: ((packages.DIRECTORY / "zones.js", SANDBOX / "intl.js"), ("Intl",))}
 # A name counts where it is a whole identifier (`pageURL` or `cryptoKey` do not load a file).
 _WEB_NAMES = {unit: re.compile(r"(?<![\w$])(?:" + "|".join(names) + r")(?![\w$])")
               for unit, (_, names) in WEB_UNITS.items()}
@@ -119,9 +122,11 @@ class CompiledScript:
     modules: tuple[tuple[str, bytes], ...] = ()  # the imported modules (name, bytecode), evaluated first in order
 
     @property
-    def packages(self) -> tuple[str, ...]:
-        """The curated packages it imports, directly or not."""
-        return tuple(name for name, _ in self.modules if name in packages.PACKAGES)
+    def preloadable(self) -> tuple[str, ...]:
+        """The curated packages it imports (directly or not) and the web units it loads, but crypto's,
+        which takes entropy injected for its own run: what a context may evaluate before its run."""
+        return tuple(name for name, _ in self.modules if name in packages.PACKAGES or
+                     (name in WEB_UNITS and name != CRYPTO_UNIT))
 
 
 class CompilationCache:
@@ -215,7 +220,7 @@ def compile_script(source: str, modules: dict[str, str] | None = None) -> Compil
                 f"{f' at {error.line}:{error.column}' if error.line is not None else ''}"))
     texts = [source, *(unit.text for unit in linked.units)] if linked is not None else [source]
     named = [unit for unit, pattern in _WEB_NAMES.items() if any(pattern.search(text) for text in texts)]
-    module_code[:0] = [(unit, _module_bytecode((SANDBOX / WEB_UNITS[unit][0]).read_text(), unit)) for unit in named]
+    module_code[:0] = [(unit, web_unit_bytecode(unit)) for unit in named]
     try:
         bytecode = _compiler().compile(text)
     except quickjs.JSException as exc:
@@ -238,6 +243,20 @@ def package_bytecode(name: str) -> bytes:
     """A curated package's unit, as the linker makes it, compiled once per process."""
     unit = es_modules.module_unit(name, packages.sources()[name])
     return _module_bytecode(unit.text, unit.filename)
+
+
+def web_unit_bytecode(unit: str) -> bytes:
+    """A web globals' unit (WEB_UNITS), compiled once per process."""
+    files = WEB_UNITS[unit][0]
+    for path in files:
+        if not path.exists():
+            raise FileNotFoundError(f"{path} is missing: run `make setup`")
+    return _module_bytecode("\n".join(path.read_text() for path in files), unit)
+
+
+def preload_bytecode(name: str) -> bytes:
+    """What a prepared context evaluates for `name`, a curated package or a web unit."""
+    return web_unit_bytecode(name) if name in WEB_UNITS else package_bytecode(name)
 
 
 def check_syntax(source: str, modules: dict[str, str] | None = None) -> ScriptError | None:
@@ -377,8 +396,8 @@ class Engine:
     """
 
     def __init__(self, stack_bytes: int = ResourceLimits.stack_bytes, preload: tuple[str, ...] = ()) -> None:
-        """`preload`: curated packages evaluated now, while the context is prepared, instead of during its run
-        (the runner passes those its last run imported). Trusted code, before any user code exists."""
+        """`preload`: curated packages and web units evaluated now, while the context is prepared, instead of
+        during its run (the runner passes those its last run loaded). Trusted code, before any user code exists."""
         self.thread_id = threading.get_ident()
         self.created_at = time.monotonic()
         self.spent = False
@@ -388,7 +407,7 @@ class Engine:
         methods = [self._context.eval(f"__jsr$driver.{name}") for name in _DRIVER_METHODS]
         self._context.eval("delete globalThis.__jsr$driver")
         for name in preload:
-            self._context.eval_bytecode(package_bytecode(name))
+            self._context.eval_bytecode(preload_bytecode(name))
         self.preloaded = frozenset(preload)
         (self._setup, self._start, self._poll, self._deliver, self._next_timer_at, self._fire_timers,
          self._finish) = methods

@@ -119,7 +119,8 @@ class Zygote:
     def __init__(self, settings: RunnerSettings) -> None:
         self._lock = threading.Lock()
         ours, theirs = socket.socketpair()
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
+        # Scripts see UTC as local time on every host (Intl.DateTimeFormat's default zone says so too).
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "TZ": "UTC"}
         code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); "
                 "from runtime.zygote import main; main(int(sys.argv[1]), sys.argv[2])")
         self.process = subprocess.Popen(

@@ -231,7 +231,7 @@ def serve(conn: Connection, settings: RunnerSettings) -> None:
             if engine.spent:  # a used context is never reused: freed here, after the answer
                 engine = None
                 # The next run likely imports what this one did: its packages are loaded off that run's path.
-                engine = Engine(stack_bytes, preload=compiled.packages)
+                engine = Engine(stack_bytes, preload=compiled.preloadable)
         elif op == "check":
             error = cache.compile(message["source"], modules=message.get("modules")).error
             conn.send_bytes(encode({"op": "checked", "error": error.to_dict() if error else None}))

@@ -166,7 +166,8 @@ declare class TextDecoder {
 }
 /** A deep copy of plain data (objects, arrays, Date, RegExp, Map, Set, buffers, errors; cycles kept). */
 declare function structuredClone<T>(value: T): T;
-/** WHATWG URL: absolute URLs, or relative ones against `base`; throws TypeError when it does not parse. No IDNA. */
+/** WHATWG URL: absolute URLs, or relative ones against `base`; throws TypeError when it does not parse.
+ * Non-ASCII hosts become Punycode (UTS #46 non-transitional: "Bücher.example" -> "xn--bcher-kva.example"). */
 declare class URL {
   constructor(url: string | URL, base?: string | URL);
   static canParse(url: string | URL, base?: string | URL): boolean;

@@ -98,6 +98,12 @@ interface Logger {
   error(...args: unknown[]): void;
 }
 
+/**
+ * Host API calls (ctx.http/db/cache/events/secrets, fetch, fetchV2, crypto.subtle, geolocation) run
+ * concurrently, and each promise settles as soon as its own call completes: Promise.race settles with the
+ * fast call, timers fire and new calls start while others are outstanding. A run ends once its handler has
+ * settled and every call it started has been answered (a call that was not awaited still completes).
+ */
 interface Context {
   readonly tenantId: string;
   readonly userId?: string | null;

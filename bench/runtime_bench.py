@@ -15,7 +15,7 @@ import time
 import quickjs
 
 from runtime import CompilationCache, Engine, ErrorKind, HostRegistry, ResourceLimits, RunRequest, RuntimePool
-from runtime.engine import prelude_bytecode, prelude_source
+from runtime.engine import INTL_UNIT, prelude_bytecode, prelude_source, web_unit_bytecode
 
 TRIVIAL = "async function main(input, ctx) { console.log('hello', input.n); return {ok: true, n: input.n + 1} }"
 BATCH = """
@@ -237,26 +237,27 @@ def bench_mini_racer(runs: int, events: int, rounds: int) -> dict[str, float] | 
     return {"fresh_p50": statistics.median(fresh), "warm_p50": statistics.median(warm), "batch_eps": events / best}
 
 
-TZ_SOURCE = ("import dayjs from 'dayjs';\nimport utc from 'dayjs/plugin/utc';\n"
-             "import timezone from 'dayjs/plugin/timezone';\ndayjs.extend(utc);\ndayjs.extend(timezone);\n"
-             "export function main(input) { return dayjs(input.n).tz('America/New_York').format(); }")
+TZ_IMPORTS = ("import dayjs from 'dayjs';\nimport utc from 'dayjs/plugin/utc';\n"
+              "import timezone from 'dayjs/plugin/timezone';\ndayjs.extend(utc);\ndayjs.extend(timezone);\n")
+IMPORTS = {
+    "lodash": "import _ from 'lodash';\nexport function main(input) { return _.add(input.n, 1); }",
+    "timezone": TZ_IMPORTS + "export function main(input) { return input.n + 1; }",
+    "tz()": TZ_IMPORTS + "export function main(input) { return dayjs(input.n).tz('America/New_York').format(); }",
+    "none": "export function main(input) { return input.n + 1; }",
+}
 
 
-def bench_import(runs: int, idle_s: float = 0.01) -> tuple[float, float, float]:
-    """p50 of a run with `import _ from 'lodash'`, of one with dayjs and its timezone plugin (Intl and the
-    zone table come with it) and of the same run without imports (µs).
+def bench_import(runs: int, idle_s: float = 0.01) -> dict[str, float]:
+    """p50 (µs) of each IMPORTS run: lodash, dayjs with its timezone plugin (Intl and the zone table come
+    with it), the same converting a time to New York's (the zone parsed on first use), and no import.
 
     Runs are `idle_s` apart: a runner prepares its next context, with the packages its last run
     imported, while it is idle; back-to-back runs would wait for that preparation instead.
     """
     pool = RuntimePool(runners=1)
-    plain = RunRequest(source="export function main(input) { return input.n + 1; }", tenant_id="bench",
-                       input={"n": 1})
-    lodash = RunRequest(source="import _ from 'lodash';\nexport function main(input) { return _.add(input.n, 1); }",
-                        tenant_id="bench", input={"n": 1})
-    zoned = RunRequest(source=TZ_SOURCE, tenant_id="bench", input={"n": 1})
-    results = []
-    for request in (lodash, zoned, plain):
+    results = {}
+    for name, source in IMPORTS.items():
+        request = RunRequest(source=source, tenant_id="bench", input={"n": 1})
         assert pool.run(request).ok  # compile once: what a runner's cache keeps
         samples = []
         for _ in range(runs):
@@ -264,9 +265,23 @@ def bench_import(runs: int, idle_s: float = 0.01) -> tuple[float, float, float]:
             started = time.perf_counter()
             pool.run(request)
             samples.append((time.perf_counter() - started) * 1e6)
-        results.append(statistics.median(samples))
+        results[name] = statistics.median(samples)
     pool.close()
-    return results[0], results[1], results[2]
+    return results
+
+
+def bench_intl_unit(runs: int) -> float:
+    """p50 (µs) of evaluating Intl with its zone table in a new context: what a runner pays while it prepares
+    a context for a script that imports dayjs's timezone plugin, or during the run when not prepared for it."""
+    bytecode = web_unit_bytecode(INTL_UNIT)
+    samples = []
+    for _ in range(runs):
+        context = quickjs.Context()
+        started = time.perf_counter()
+        context.eval_bytecode(bytecode)
+        samples.append((time.perf_counter() - started) * 1e6)
+        del context
+    return statistics.median(samples)
 
 
 def bench_parallel_host_calls(calls: int = 10, delay_s: float = 0.2) -> float:
@@ -381,7 +396,8 @@ def main() -> None:
     fib_ms = bench_fib(5)
     speedup = bench_parallel_runners()
     racer = bench_mini_racer(min(args.runs, 500), args.events, args.rounds)
-    with_lodash, with_timezone, without_import = bench_import(min(args.runs, 300))
+    imports = bench_import(min(args.runs, 300))
+    intl_unit = bench_intl_unit(min(args.runs, 300))
     parallel_ms = bench_parallel_host_calls()
     host_call = bench_host_round_trip(min(args.runs, 1000))
     race_ms = bench_race()
@@ -404,9 +420,11 @@ def main() -> None:
         (f"transformBatch of {args.events} events (through the runner)", f"{batch_eps:8.0f} ev/s", "≥ 85000 ev/s"),
         ("recursive fib(30)", f"{fib_ms:8.1f} ms", "≤ 70 ms"),
         ("2 runners vs 1 on CPU-bound runs (speed-up)", f"{speedup:8.2f} x", ""),
-        ("run with import _ from 'lodash'  p50 (10 ms apart)", f"{with_lodash:8.1f} µs", ""),
-        ("run with dayjs + its timezone plugin p50 (10 ms apart)", f"{with_timezone:8.1f} µs", ""),
-        ("  same run without the import   p50", f"{without_import:8.1f} µs", ""),
+        ("run with import _ from 'lodash'  p50 (10 ms apart)", f"{imports['lodash']:8.1f} µs", ""),
+        ("run importing dayjs + utc + timezone plugins p50", f"{imports['timezone']:8.1f} µs", ""),
+        ("  the same, converting a time with .tz('America/New_York') p50", f"{imports['tz()']:8.1f} µs", ""),
+        ("  same run without the import   p50", f"{imports['none']:8.1f} µs", ""),
+        ("Intl + zone table evaluated in a new context p50 (preparation)", f"{intl_unit:8.1f} µs", ""),
         ("10 parallel ctx.http.get of 200 ms each", f"{parallel_ms:8.1f} ms", "well under 1000 ms"),
         ("run awaiting one host call through the runner p50", f"{host_call[0]:8.1f} µs", ""),
         ("run awaiting one host call through the runner p99", f"{host_call[1]:8.1f} µs", ""),

@@ -1,16 +1,19 @@
 """The time-zone table behind the sandbox's Intl.DateTimeFormat (runtime/sandbox/intl.js), made at set-up.
 
 `python runtime/zonetable.py OUT.js` writes every zone Python's zoneinfo knows, with its UTC
-offsets and abbreviations from 1970 to 2100, as one JavaScript string that intl.js parses one
-zone at a time, when a script first asks for it. Before 1970 a zone keeps its first offset of
+offsets and abbreviations from 1970 to 2100, as one JavaScript string that intl.js reads where
+a script needs it: a zone's line is found by binary search (lines are sorted by name), an
+instant's offset by binary search within the line (its records have a fixed width), so no zone
+is ever parsed whole. Before 1970 a zone keeps its first offset of
 1970, after 2100 the offset it ends 2100 with. The file is a build artefact (git-ignored,
 remade by the Makefile) so that it follows the tzdata of the machine it is built on; every
 transition written is checked against zoneinfo's own answers before the file is.
 
 Format, one zone per line: `Name;offsets;abbreviations;transitions`. Offsets are seconds in base
-36, abbreviations are tzdata's, and each transition is `delta*types+type` in base 36, delta being
-the seconds since the previous transition (the first counts from FIRST): the first type is in
-force before it. A zone whose data equals an earlier one is a line `Name=Other`.
+36, abbreviations are tzdata's, and each transition is 8 characters: the instant in seconds since
+1970 as 7 base-36 digits, then the index of the state in force from then on as one; the first
+state is in force before the first transition. A zone whose data equals an earlier one is a line
+`Name=Other`.
 """
 
 import struct
@@ -20,10 +23,11 @@ from importlib import resources
 from pathlib import Path
 from zoneinfo import TZPATH, ZoneInfo, available_timezones
 
-FIRST = int(datetime(1970, 1, 1, tzinfo=UTC).timestamp())
+FIRST = 0  # 1970-01-01T00:00:00Z
 LAST = int(datetime(2101, 1, 1, tzinfo=UTC).timestamp())
 _WEEK = 7 * 86400  # past a file's last listed transition, offsets follow a yearly rule: changes months apart
 _COUNTS = struct.Struct(">6l")
+_TIME_DIGITS = 7  # base 36: up to 78 364 164 095 s after 1970
 
 
 def _state(zone: ZoneInfo, at: int) -> tuple[int, str]:
@@ -102,12 +106,12 @@ def zone_line(zone: ZoneInfo) -> str:
     for _, state in found:
         if state not in states:
             states.append(state)
-    encoded, at = [], FIRST
-    for instant, state in found:
-        encoded.append(_base36((instant - at) * len(states) + states.index(state)))
-        at = instant
+    if len(states) > 36:
+        raise ValueError(f"{zone.key}: more than 36 states")
+    encoded = "".join(_base36(instant).rjust(_TIME_DIGITS, "0") + _base36(states.index(state))
+                      for instant, state in found)
     return ";".join([",".join(_base36(offset) for offset, _ in states),
-                     ",".join(name for _, name in states), ",".join(encoded)])
+                     ",".join(name for _, name in states), encoded])
 
 
 def check(zone: ZoneInfo, line: str) -> None:
@@ -116,12 +120,11 @@ def check(zone: ZoneInfo, line: str) -> None:
     states = list(zip((int(o, 36) for o in offsets.split(",")), names.split(","), strict=True))
     state, at = states[0], FIRST
     probes = [(FIRST, state)]
-    for item in filter(None, encoded.split(",")):
-        delta, index = divmod(int(item, 36), len(states))
-        probes.append((at + delta // 2, state))  # the middle of the previous span
-        probes.append((at + delta - 1, state))
-        at += delta
-        state = states[index]
+    for record in range(0, len(encoded), _TIME_DIGITS + 1):
+        instant = int(encoded[record:record + _TIME_DIGITS], 36)
+        probes.append(((at + instant) // 2, state))  # the middle of the previous span
+        probes.append((instant - 1, state))
+        at, state = instant, states[int(encoded[record + _TIME_DIGITS], 36)]
         probes.append((at, state))
     probes.append((LAST - 1, state))
     for instant, expected in probes:

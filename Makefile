@@ -49,7 +49,7 @@ $(PACKAGES)/.installed: node_modules/.package-lock.json $(VENV)/.installed runti
 	cp node_modules/dayjs/dayjs.min.js $(PACKAGES)/dayjs.js
 	cp node_modules/dayjs/plugin/utc.js $(PACKAGES)/dayjs-plugin-utc.js
 	cp node_modules/dayjs/plugin/timezone.js $(PACKAGES)/dayjs-plugin-timezone.js
-	$(BIN)/python runtime/zonetable.py $(PACKAGES)/zones.js
+	$(BIN)/python -P runtime/zonetable.py $(PACKAGES)/zones.js
 	touch $@
 
 translations: $(VENV)/.installed

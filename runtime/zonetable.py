@@ -1,6 +1,6 @@
 """The time-zone table behind the sandbox's Intl.DateTimeFormat (runtime/sandbox/intl.js), made at set-up.
 
-`python runtime/zonetable.py OUT.js` writes every zone Python's zoneinfo knows, with its UTC
+`python -P runtime/zonetable.py OUT.js` writes every zone Python's zoneinfo knows, with its UTC
 offsets and abbreviations from 1970 to 2100, as one JavaScript string that intl.js reads where
 a script needs it: a zone's line is found by binary search (lines are sorted by name), an
 instant's offset by binary search within the line (its records have a fixed width), so no zone

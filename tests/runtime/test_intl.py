@@ -126,3 +126,9 @@ def test_every_zone_of_zoneinfo_is_known_by_its_own_name_and_utc_by_one(run):
     assert result.error is None and len(result.output) == 17  # ECMA-402: UTC's aliases resolve to "UTC"
     words = ("GMT", "UTC", "UCT", "Universal", "Zulu", "Greenwich")
     assert all(resolved == "UTC" and any(word in name for word in words) for name, resolved in result.output)
+
+
+def test_runs_see_utc_as_their_local_time(run):
+    result = run("function main() { const d = new Date(Date.UTC(2026, 6, 1, 12));"
+                 " return [d.getTimezoneOffset(), d.getHours(), Intl.DateTimeFormat().resolvedOptions().timeZone] }")
+    assert result.output == [0, 12, "UTC"]

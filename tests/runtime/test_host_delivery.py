@@ -5,14 +5,18 @@ timers) while calls are outstanding; a run that ends with calls in flight leaves
 behind in the parent, and late answers never reach the runner's next run.
 """
 
+import json
 import os
+import select
 import signal
+import socket
 import threading
 import time
+from multiprocessing.connection import Connection
 
 import pytest
 
-from runtime import Engine, ErrorKind, HostRegistry, ResourceLimits, RunRequest
+from runtime import Engine, ErrorKind, HostCall, HostRegistry, ResourceLimits, RunRequest
 from runtime.engine import CompilationCache
 
 
@@ -135,3 +139,46 @@ def test_a_run_that_times_out_with_calls_outstanding_drops_their_late_answers(ma
                                 tenant_id="t"))
     assert after.output == [7, "next"] and sorted(entered) == [1, 2, 7]
     assert pool.metrics()["crashed"] == 0 and pool.metrics()["spawned"] == 1
+
+
+def test_a_subverted_runners_host_calls_are_checked_before_any_is_served(make_pool):
+    seen = []
+    registry = HostRegistry()
+    registry.register("cache", lambda call: seen.append(call.args))
+    pool = make_pool(host=registry, runners=1)
+    session = registry.session(lambda answer: None)
+    request = RunRequest(source="", tenant_id="t")
+    for call in ({"key": "1", "args": []}, {"key": True, "args": []}, {"key": 1, "args": {"not": "a list"}}):
+        with pytest.raises(TypeError):
+            pool._serve(session, request, time.monotonic() + 1, [{"api": "cache", "method": "get", **call}])
+    session.close()
+    time.sleep(0.05)
+    assert seen == []
+
+
+def test_answers_that_belong_to_no_outstanding_call_are_dropped(make_pool):
+    from runtime.runner import RemoteHost, encode
+
+    ours, theirs = socket.socketpair()
+    parent, child = Connection(ours.detach()), Connection(theirs.detach())
+    try:
+        poller = select.poll()
+        poller.register(child.fileno(), select.POLLIN)
+        channel = RemoteHost(child, poller).channel()
+        channel.submit([(5, HostCall(tenant_id="t", api="cache", method="get", args=[1], deadline=0))])
+        sent = json.loads(parent.recv_bytes())
+        wire_key = sent["calls"][0]["key"]
+        parent.send_bytes(encode({"op": "host", "answers": [[wire_key + 100, {"ok": True, "value": "stale"}, 1]]}))
+        assert channel.wait(0.05) == []
+        parent.send_bytes(encode({"op": "host", "answers": [[wire_key, {"ok": True, "value": "mine"}, 2]]}))
+        assert channel.wait(1) == [(5, {"ok": True, "value": "mine"}, 2.0)]
+    finally:
+        parent.close()
+        child.close()
+    # A runner between runs reads a late answer and goes on serving.
+    pool = make_pool(runners=1)
+    pool.start()
+    (runner,) = pool._idle
+    runner.send({"op": "host", "answers": [[12345, {"ok": True, "value": "late"}, 1]]})
+    assert pool.run(RunRequest(source="function main() { return 'next' }", tenant_id="t")).output == "next"
+    assert pool.metrics()["crashed"] == 0

@@ -25,7 +25,8 @@ $(VENV)/.installed: requirements.txt $(addprefix $(ENGINE_BUILD)/,build.sh quick
 	touch $@
 
 # Monaco and htmx come from the npm registry into static/, the curated packages scripts may
-# import (runtime/packages.py) into runtime/packages/; all git-ignored.
+# import (runtime/packages.py) into runtime/packages/, beside the time-zone table that Intl.DateTimeFormat
+# reads (runtime/zonetable.py, from Python's zoneinfo); all git-ignored.
 PACKAGES := runtime/packages
 assets: static/monaco/vs/loader.js static/vendor/htmx.min.js $(PACKAGES)/.installed
 
@@ -42,11 +43,13 @@ static/vendor/htmx.min.js: node_modules/.package-lock.json
 	mkdir -p static/vendor
 	cp node_modules/htmx.org/dist/htmx.min.js $@
 
-$(PACKAGES)/.installed: node_modules/.package-lock.json
+$(PACKAGES)/.installed: node_modules/.package-lock.json $(VENV)/.installed runtime/zonetable.py
 	rm -rf $(PACKAGES) && mkdir -p $(PACKAGES)
 	cp node_modules/lodash/lodash.min.js $(PACKAGES)/lodash.js
 	cp node_modules/dayjs/dayjs.min.js $(PACKAGES)/dayjs.js
 	cp node_modules/dayjs/plugin/utc.js $(PACKAGES)/dayjs-plugin-utc.js
+	cp node_modules/dayjs/plugin/timezone.js $(PACKAGES)/dayjs-plugin-timezone.js
+	$(BIN)/python -P runtime/zonetable.py $(PACKAGES)/zones.js
 	touch $@
 
 translations: $(VENV)/.installed

@@ -15,7 +15,7 @@ import time
 import quickjs
 
 from runtime import CompilationCache, Engine, ErrorKind, HostRegistry, ResourceLimits, RunRequest, RuntimePool
-from runtime.engine import prelude_bytecode, prelude_source
+from runtime.engine import INTL_UNIT, prelude_bytecode, prelude_source, web_unit_bytecode
 
 TRIVIAL = "async function main(input, ctx) { console.log('hello', input.n); return {ok: true, n: input.n + 1} }"
 BATCH = """
@@ -237,29 +237,51 @@ def bench_mini_racer(runs: int, events: int, rounds: int) -> dict[str, float] | 
     return {"fresh_p50": statistics.median(fresh), "warm_p50": statistics.median(warm), "batch_eps": events / best}
 
 
-def bench_import(runs: int, idle_s: float = 0.01) -> tuple[float, float]:
-    """p50 of a run with `import _ from 'lodash'` and of the same run without the import (µs).
+TZ_IMPORTS = ("import dayjs from 'dayjs';\nimport utc from 'dayjs/plugin/utc';\n"
+              "import timezone from 'dayjs/plugin/timezone';\ndayjs.extend(utc);\ndayjs.extend(timezone);\n")
+IMPORTS = {
+    "lodash": "import _ from 'lodash';\nexport function main(input) { return _.add(input.n, 1); }",
+    "timezone": TZ_IMPORTS + "export function main(input) { return input.n + 1; }",
+    "tz()": TZ_IMPORTS + "export function main(input) { return dayjs(input.n).tz('America/New_York').format(); }",
+    "none": "export function main(input) { return input.n + 1; }",
+}
+
+
+def bench_import(runs: int, idle_s: float = 0.01) -> dict[str, float]:
+    """p50 (µs) of each IMPORTS run: lodash, dayjs with its timezone plugin (Intl and the zone table come
+    with it), the same converting a time to New York's (the zone parsed on first use), and no import.
 
     Runs are `idle_s` apart: a runner prepares its next context, with the packages its last run
     imported, while it is idle; back-to-back runs would wait for that preparation instead.
     """
     pool = RuntimePool(runners=1)
-    plain = RunRequest(source="export function main(input) { return input.n + 1; }", tenant_id="bench",
-                       input={"n": 1})
-    lodash = RunRequest(source="import _ from 'lodash';\nexport function main(input) { return _.add(input.n, 1); }",
-                        tenant_id="bench", input={"n": 1})
-    results = []
-    for request in (lodash, plain):
-        pool.run(request)  # compile once: what a runner's cache keeps
+    results = {}
+    for name, source in IMPORTS.items():
+        request = RunRequest(source=source, tenant_id="bench", input={"n": 1})
+        assert pool.run(request).ok  # compile once: what a runner's cache keeps
         samples = []
         for _ in range(runs):
             time.sleep(idle_s)
             started = time.perf_counter()
             pool.run(request)
             samples.append((time.perf_counter() - started) * 1e6)
-        results.append(statistics.median(samples))
+        results[name] = statistics.median(samples)
     pool.close()
-    return results[0], results[1]
+    return results
+
+
+def bench_intl_unit(runs: int) -> float:
+    """p50 (µs) of evaluating Intl with its zone table in a new context: what a runner pays while it prepares
+    a context for a script that imports dayjs's timezone plugin, or during the run when not prepared for it."""
+    bytecode = web_unit_bytecode(INTL_UNIT)
+    samples = []
+    for _ in range(runs):
+        context = quickjs.Context()
+        started = time.perf_counter()
+        context.eval_bytecode(bytecode)
+        samples.append((time.perf_counter() - started) * 1e6)
+        del context
+    return statistics.median(samples)
 
 
 def bench_parallel_host_calls(calls: int = 10, delay_s: float = 0.2) -> float:
@@ -302,6 +324,43 @@ def bench_parallel_host_calls(calls: int = 10, delay_s: float = 0.2) -> float:
         thread.join()
 
 
+def bench_host_round_trip(runs: int, gap_s: float = 0.001) -> tuple[float, float]:
+    """p50 and p99 (µs) of a run through the runner awaiting one host call that answers at once."""
+    host = HostRegistry()
+    host.register("cache", lambda call: call.args[0])
+    pool = RuntimePool(host, runners=1)
+    request = RunRequest(source="async function main(input, ctx) { return await ctx.cache.get(input.n) }",
+                         tenant_id="bench", input={"n": 1})
+    pool.run(request)
+    samples = []
+    try:
+        for _ in range(runs):
+            time.sleep(gap_s)
+            started = time.perf_counter()
+            result = pool.run(request)
+            samples.append((time.perf_counter() - started) * 1e6)
+            assert result.output == 1, result.error
+    finally:
+        pool.close()
+    return _percentiles(samples)
+
+
+def bench_race(slow_s: float = 1.0, fast_s: float = 0.05) -> float:
+    """ms until `Promise.race` of a slow and a fast host call settles, measured inside the script."""
+    host = HostRegistry()
+    host.register("cache", lambda call: time.sleep(call.args[0]) or call.args[0])
+    pool = RuntimePool(host, runners=1)
+    source = ("async function main(input, ctx) { const started = Date.now();\n"
+              "  await Promise.race([ctx.cache.get(input.slow), ctx.cache.get(input.fast)]);\n"
+              "  return Date.now() - started; }")
+    try:
+        result = pool.run(RunRequest(source=source, tenant_id="bench", input={"slow": slow_s, "fast": fast_s}))
+        assert result.ok, result.error
+        return float(result.output)
+    finally:
+        pool.close()
+
+
 def bench_transform_events(events: int, rounds: int) -> float:
     """Events per second of transformEvent over RudderStack's request list through the transformation mode."""
     from runtime.transform import request_for
@@ -337,8 +396,11 @@ def main() -> None:
     fib_ms = bench_fib(5)
     speedup = bench_parallel_runners()
     racer = bench_mini_racer(min(args.runs, 500), args.events, args.rounds)
-    with_lodash, without_import = bench_import(min(args.runs, 300))
+    imports = bench_import(min(args.runs, 300))
+    intl_unit = bench_intl_unit(min(args.runs, 300))
     parallel_ms = bench_parallel_host_calls()
+    host_call = bench_host_round_trip(min(args.runs, 1000))
+    race_ms = bench_race()
     transform_eps = bench_transform_events(args.events, min(args.rounds, 10))
 
     rows = [
@@ -358,9 +420,15 @@ def main() -> None:
         (f"transformBatch of {args.events} events (through the runner)", f"{batch_eps:8.0f} ev/s", "≥ 85000 ev/s"),
         ("recursive fib(30)", f"{fib_ms:8.1f} ms", "≤ 70 ms"),
         ("2 runners vs 1 on CPU-bound runs (speed-up)", f"{speedup:8.2f} x", ""),
-        ("run with import _ from 'lodash'  p50 (10 ms apart)", f"{with_lodash:8.1f} µs", ""),
-        ("  same run without the import   p50", f"{without_import:8.1f} µs", ""),
+        ("run with import _ from 'lodash'  p50 (10 ms apart)", f"{imports['lodash']:8.1f} µs", ""),
+        ("run importing dayjs + utc + timezone plugins p50", f"{imports['timezone']:8.1f} µs", ""),
+        ("  the same, converting a time with .tz('America/New_York') p50", f"{imports['tz()']:8.1f} µs", ""),
+        ("  same run without the import   p50", f"{imports['none']:8.1f} µs", ""),
+        ("Intl + zone table evaluated in a new context p50 (preparation)", f"{intl_unit:8.1f} µs", ""),
         ("10 parallel ctx.http.get of 200 ms each", f"{parallel_ms:8.1f} ms", "well under 1000 ms"),
+        ("run awaiting one host call through the runner p50", f"{host_call[0]:8.1f} µs", ""),
+        ("run awaiting one host call through the runner p99", f"{host_call[1]:8.1f} µs", ""),
+        ("Promise.race of a 1 s and a 50 ms host call settles after", f"{race_ms:8.1f} ms", "≈ 50 ms"),
         (f"transformEvent over {args.events} events", f"{transform_eps:8.0f} ev/s",
          f"ratio to the raw engine's batch: {transform_eps / batch_eps:.2f}"),
     ]

@@ -26,7 +26,7 @@ import quickjs
 from runtime import modules as es_modules
 from runtime import packages
 from runtime.errors import ErrorKind, LogEntry, RunResult, ScriptError
-from runtime.host import HostCall, HostRegistry
+from runtime.host import Answer, HostCall, HostChannel, HostChannels
 from runtime.limits import JSON_MAX_DEPTH, ResourceLimits
 
 HANDLERS = ("main", "handler", "onEvent", "transformEvent", "transformBatch")
@@ -40,10 +40,13 @@ _HANDLER_LOOKUP = {name: f"typeof {name} === 'function' ? {name} : null" for nam
 _HANDLER_LOOKUP[TRANSFORM_HANDLER] = (SANDBOX / "transform.js").read_text()
 WEB_UNIT = "<web>"
 CRYPTO_UNIT = "<web:crypto>"  # needs 32 bytes of entropy injected by Engine._prepare
-# The web globals' files in runtime/sandbox/, each evaluated only before code that names one of its globals.
-WEB_UNITS = {WEB_UNIT: ("web.js", ("TextEncoder", "TextDecoder", "structuredClone")),
-             "<web:url>": ("url.js", ("URL", "URLSearchParams")),
-             CRYPTO_UNIT: ("crypto.js", ("crypto",))}
+INTL_UNIT = "<web:intl>"
+# The web globals' files, each unit evaluated only before code that names one of its globals
+# (Intl: also dayjs's timezone plugin, which names it); zones.js is made at set-up (runtime/zonetable.py).
+WEB_UNITS = {WEB_UNIT: ((SANDBOX / "web.js",), ("TextEncoder", "TextDecoder", "structuredClone")),
+             "<web:url>": ((SANDBOX / "url.js",), ("URL", "URLSearchParams")),
+             CRYPTO_UNIT: ((SANDBOX / "crypto.js",), ("crypto",)),
+             INTL_UNIT: ((packages.DIRECTORY / "zones.js", SANDBOX / "intl.js"), ("Intl",))}
 # A name counts where it is a whole identifier (`pageURL` or `cryptoKey` do not load a file).
 _WEB_NAMES = {unit: re.compile(r"(?<![\w$])(?:" + "|".join(names) + r")(?![\w$])")
               for unit, (_, names) in WEB_UNITS.items()}
@@ -119,9 +122,11 @@ class CompiledScript:
     modules: tuple[tuple[str, bytes], ...] = ()  # the imported modules (name, bytecode), evaluated first in order
 
     @property
-    def packages(self) -> tuple[str, ...]:
-        """The curated packages it imports, directly or not."""
-        return tuple(name for name, _ in self.modules if name in packages.PACKAGES)
+    def preloadable(self) -> tuple[str, ...]:
+        """The curated packages it imports (directly or not) and the web units it loads, but crypto's,
+        which takes entropy injected for its own run: what a context may evaluate before its run."""
+        return tuple(name for name, _ in self.modules if name in packages.PACKAGES or
+                     (name in WEB_UNITS and name != CRYPTO_UNIT))
 
 
 class CompilationCache:
@@ -215,7 +220,7 @@ def compile_script(source: str, modules: dict[str, str] | None = None) -> Compil
                 f"{f' at {error.line}:{error.column}' if error.line is not None else ''}"))
     texts = [source, *(unit.text for unit in linked.units)] if linked is not None else [source]
     named = [unit for unit, pattern in _WEB_NAMES.items() if any(pattern.search(text) for text in texts)]
-    module_code[:0] = [(unit, _module_bytecode((SANDBOX / WEB_UNITS[unit][0]).read_text(), unit)) for unit in named]
+    module_code[:0] = [(unit, web_unit_bytecode(unit)) for unit in named]
     try:
         bytecode = _compiler().compile(text)
     except quickjs.JSException as exc:
@@ -238,6 +243,20 @@ def package_bytecode(name: str) -> bytes:
     """A curated package's unit, as the linker makes it, compiled once per process."""
     unit = es_modules.module_unit(name, packages.sources()[name])
     return _module_bytecode(unit.text, unit.filename)
+
+
+def web_unit_bytecode(unit: str) -> bytes:
+    """A web globals' unit (WEB_UNITS), compiled once per process."""
+    files = WEB_UNITS[unit][0]
+    for path in files:
+        if not path.exists():
+            raise FileNotFoundError(f"{path} is missing: run `make setup`")
+    return _module_bytecode("\n".join(path.read_text() for path in files), unit)
+
+
+def preload_bytecode(name: str) -> bytes:
+    """What a prepared context evaluates for `name`, a curated package or a web unit."""
+    return web_unit_bytecode(name) if name in WEB_UNITS else package_bytecode(name)
 
 
 def check_syntax(source: str, modules: dict[str, str] | None = None) -> ScriptError | None:
@@ -377,8 +396,8 @@ class Engine:
     """
 
     def __init__(self, stack_bytes: int = ResourceLimits.stack_bytes, preload: tuple[str, ...] = ()) -> None:
-        """`preload`: curated packages evaluated now, while the context is prepared, instead of during its run
-        (the runner passes those its last run imported). Trusted code, before any user code exists."""
+        """`preload`: curated packages and web units evaluated now, while the context is prepared, instead of
+        during its run (the runner passes those its last run loaded). Trusted code, before any user code exists."""
         self.thread_id = threading.get_ident()
         self.created_at = time.monotonic()
         self.spent = False
@@ -388,13 +407,13 @@ class Engine:
         methods = [self._context.eval(f"__jsr$driver.{name}") for name in _DRIVER_METHODS]
         self._context.eval("delete globalThis.__jsr$driver")
         for name in preload:
-            self._context.eval_bytecode(package_bytecode(name))
+            self._context.eval_bytecode(preload_bytecode(name))
         self.preloaded = frozenset(preload)
         (self._setup, self._start, self._poll, self._deliver, self._next_timer_at, self._fire_timers,
          self._finish) = methods
         self._deadline = 0.0
 
-    def run(self, request: RunRequest, compiled: CompiledScript, host: HostRegistry,
+    def run(self, request: RunRequest, compiled: CompiledScript, host: HostChannels,
             input_json: str | None = None) -> RunResult:
         """Run once; `input_json`, when given, is `request.input` already as JSON text (a runner receives it so)."""
         if self.spent:
@@ -476,65 +495,49 @@ class Engine:
     def _timeout_error(self) -> ScriptError:
         return ScriptError(ErrorKind.TIMEOUT, "TimeoutError", "the script exceeded its time limit")
 
-    def _drive(self, request: RunRequest, host: HostRegistry, result: RunResult) -> None:
-        """Run jobs, serve host requests and fire timers until the handler settles."""
+    def _drive(self, request: RunRequest, host: HostChannels, result: RunResult) -> None:
+        """Run jobs, pass host requests on, deliver each answer as it comes and fire timers until the
+        handler settles and no host call is outstanding (a call a script did not await still completes)."""
         limits = request.limits
+        calls = _HostCalls(request, host, self._deadline)
         jobs = 0
-        while True:
-            while self._js(self._context.execute_pending_job):
-                jobs += 1
-                if jobs >= limits.max_jobs:
-                    raise _Abort(ScriptError(ErrorKind.TIMEOUT, "JobLimitExceeded",
-                                             f"more than {limits.max_jobs} promise jobs in one run"))
-            polled = self._js(self._poll)
-            state, batch = polled[0], polled[1:]
-            if batch:
-                responses = self._serve(request, host, _parse_batch(batch, limits), result)
-                self._js(self._deliver, responses)
-                continue
-            if state != "0":
-                return
-            timer_at = self._js(self._next_timer_at)
-            if timer_at < 0:
-                raise _Abort(ScriptError(ErrorKind.RUNTIME, "UnsettledPromise",
-                                         "the handler awaited a promise that can never settle"))
-            wait = timer_at / 1000 - time.time()
-            if time.monotonic() + wait >= self._deadline:
-                time.sleep(max(0.0, self._deadline - time.monotonic()))
-                raise _Abort(self._timeout_error())
-            if wait > 0:
-                time.sleep(wait)
-            self._js(self._fire_timers, time.time() * 1000)
-
-    def _serve(self, request: RunRequest, host: HostRegistry, calls: list[dict], result: RunResult) -> str:
-        """Serve one round's host requests as a batch (the host may run them concurrently)."""
-        if result.host_calls + len(calls) > request.limits.host_calls:
-            raise _Abort(ScriptError(ErrorKind.HOST_CALL_LIMIT, "HostCallLimitExceeded",
-                                     f"more than {request.limits.host_calls} host API calls in one run"))
-        result.host_calls += len(calls)
-        # A script's Array.prototype.toJSON can turn args into anything: only arrays reach a handler.
-        valid = [call for call in calls if isinstance(call.get("args"), list)]
-        started = time.perf_counter()
-        served = iter(host.dispatch_batch([HostCall(
-            tenant_id=request.tenant_id,
-            api=str(call.get("api")),
-            method=str(call.get("method")),
-            args=call["args"],
-            deadline=self._deadline,
-            run=request.context,
-        ) for call in valid]))
-        result.host_time_ms += (time.perf_counter() - started) * 1000
-        if time.monotonic() >= self._deadline:
-            raise _Abort(self._timeout_error())
-        answers = [next(served) if isinstance(call.get("args"), list) else (_ARGS_NOT_AN_ARRAY.copy(), 0.0)
-                   for call in calls]
-        responses = []
-        for call, (answer, elapsed_ms) in zip(calls, answers, strict=True):
-            answer["id"] = call.get("id")
-            text = json.dumps(answer)
-            responses.append(text)
-            result.host_call_timings.append(_call_record(call, answer, elapsed_ms, len(text)))
-        return "[" + ",".join(responses) + "]"
+        try:
+            while True:
+                while self._js(self._context.execute_pending_job):
+                    jobs += 1
+                    if jobs >= limits.max_jobs:
+                        raise _Abort(ScriptError(ErrorKind.TIMEOUT, "JobLimitExceeded",
+                                                 f"more than {limits.max_jobs} promise jobs in one run"))
+                polled = self._js(self._poll)
+                state, batch = polled[0], polled[1:]
+                responses = calls.submit(_parse_batch(batch, limits), result) if batch else ""
+                if not responses and calls.pending:
+                    responses = calls.collect(0.0, result)
+                if responses:
+                    self._js(self._deliver, responses)
+                    continue
+                settled = state != "0"
+                if settled and not calls.pending:
+                    return
+                timer_at = -1 if settled else self._js(self._next_timer_at)
+                if timer_at < 0 and not calls.pending:
+                    raise _Abort(ScriptError(ErrorKind.RUNTIME, "UnsettledPromise",
+                                             "the handler awaited a promise that can never settle"))
+                wake = self._deadline if timer_at < 0 else min(self._deadline,
+                                                               time.monotonic() + timer_at / 1000 - time.time())
+                if calls.pending:
+                    responses = calls.collect(wake - time.monotonic(), result)
+                    if responses:
+                        self._js(self._deliver, responses)
+                        continue
+                else:
+                    time.sleep(max(0.0, wake - time.monotonic()))
+                if time.monotonic() >= self._deadline:
+                    raise _Abort(self._timeout_error())
+                if timer_at >= 0:
+                    self._js(self._fire_timers, time.time() * 1000)
+        finally:
+            calls.close(result)
 
     def _finish_run(self, limits: ResourceLimits, result: RunResult) -> None:
         """Read outcome and console in one crossing, under a fixed budget (the run's own may be spent)."""
@@ -572,6 +575,71 @@ class Engine:
             return int(self._context.memory()["memory_used_size"])
         except Exception:
             return 0
+
+
+class _HostCalls:
+    """One run's host calls in flight: passed on as each round queues them, answered one by one as each
+    completes. The host-call limit is counted here; the record of what the run touched keeps call order."""
+
+    def __init__(self, request: RunRequest, host: HostChannels, deadline: float) -> None:
+        self._request = request
+        self._host = host
+        self._deadline = deadline
+        self._channel: HostChannel | None = None  # opened by the first call: a run without any pays nothing
+        self.pending: dict[int, dict] = {}
+        self._records: list[tuple[int, dict[str, Any]]] = []
+        self._next_key = 0
+
+    def submit(self, calls: list[dict], result: RunResult) -> str:
+        """Pass a round's requests on; the answers to refuse at once (args that are not an array) as JSON."""
+        limit = self._request.limits.host_calls
+        if result.host_calls + len(calls) > limit:
+            raise _Abort(ScriptError(ErrorKind.HOST_CALL_LIMIT, "HostCallLimitExceeded",
+                                     f"more than {limit} host API calls in one run"))
+        result.host_calls += len(calls)
+        outgoing, refused = [], []
+        for call in calls:
+            key, self._next_key = self._next_key, self._next_key + 1
+            self.pending[key] = call
+            # A script's Array.prototype.toJSON can turn args into anything: only arrays reach a handler.
+            if not isinstance(call.get("args"), list):
+                refused.append((key, _ARGS_NOT_AN_ARRAY.copy(), 0.0))
+                continue
+            outgoing.append((key, HostCall(tenant_id=self._request.tenant_id, api=str(call.get("api")),
+                                           method=str(call.get("method")), args=call["args"],
+                                           deadline=self._deadline, run=self._request.context)))
+        if outgoing:
+            if self._channel is None:
+                self._channel = self._host.channel()
+            self._channel.submit(outgoing)
+        return self._responses(refused)
+
+    def collect(self, timeout: float, result: RunResult) -> str:
+        """The answers ready within `timeout` seconds, as the JSON the prelude's deliver takes ('' for none)."""
+        if self._channel is None:
+            return ""
+        started = time.perf_counter()
+        answers = self._channel.wait(timeout)
+        result.host_time_ms += (time.perf_counter() - started) * 1000
+        return self._responses(answers)
+
+    def _responses(self, answers: list[Answer]) -> str:
+        texts = []
+        for key, answer, elapsed_ms in answers:
+            call = self.pending.pop(key, None)
+            if call is None:
+                continue  # not one of this run's outstanding calls
+            answer["id"] = call.get("id")
+            text = json.dumps(answer)
+            texts.append(text)
+            self._records.append((key, _call_record(call, answer, elapsed_ms, len(text))))
+        return "[" + ",".join(texts) + "]" if texts else ""
+
+    def close(self, result: RunResult) -> None:
+        """The run is over: calls not answered are dropped; the record lists the answered ones in call order."""
+        if self._channel is not None:
+            self._channel.close()
+        result.host_call_timings = [record for _, record in sorted(self._records, key=lambda item: item[0])]
 
 
 def _call_record(call: dict, answer: dict, elapsed_ms: float, size: int) -> dict[str, Any]:

@@ -1,11 +1,12 @@
-"""Curated npm packages every tenant's code may import, shared read-only: lodash and dayjs (with its utc plugin).
+"""Curated npm packages every tenant's code may import, shared read-only: lodash and dayjs (with its utc and
+timezone plugins).
 
 They come from the npm registry at set-up (package.json, the Makefile's `assets` step) into
 runtime/packages/, never from a CDN and never committed. Their bundles are CommonJS/UMD: each
 becomes an ES module whose default export is `module.exports`; lodash's functions are also
 named exports (`import {chunk} from 'lodash'`), listed once per process by evaluating the
-bundle in a throwaway context. dayjs's timezone plugin is not offered: it needs `Intl`,
-which QuickJS does not have.
+bundle in a throwaway context. dayjs's timezone plugin needs `Intl.DateTimeFormat`, which QuickJS
+does not have: the sandbox's own (runtime/sandbox/intl.js) is loaded with it, since the plugin names Intl.
 """
 
 import functools
@@ -21,6 +22,7 @@ PACKAGES = {
     "lodash": ("lodash.js", True),
     "dayjs": ("dayjs.js", False),
     "dayjs/plugin/utc": ("dayjs-plugin-utc.js", False),
+    "dayjs/plugin/timezone": ("dayjs-plugin-timezone.js", False),
 }
 _RESERVED = frozenset(
     "await break case catch class const continue debugger default delete do else enum export extends false finally "

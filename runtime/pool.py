@@ -13,6 +13,7 @@ Quotas: a run takes one runner (so at most `runners` at once per process), and a
 `acquire_timeout` before failing with RuntimeBusy.
 """
 
+import functools
 import json
 import logging
 import os
@@ -34,7 +35,7 @@ from typing import Any
 from runtime import zygote
 from runtime.engine import RunRequest, source_size_error
 from runtime.errors import ErrorKind, RunResult, RuntimeBusy, RuntimeClosed, ScriptError
-from runtime.host import HostCall, HostRegistry
+from runtime.host import Answer, HostCall, HostRegistry, HostSession
 from runtime.limits import MB
 from runtime.runner import RunnerSettings, decode, encode, error_from_wire, request_to_wire, result_from_wire
 
@@ -79,6 +80,7 @@ class Runner:
         self.pid = pid
         self.pidfd = os.pidfd_open(pid)  # signals reach this process even if its pid is reused
         self.runs = 0
+        self._send_lock = threading.Lock()  # host threads send answers while the run's thread reads
         self._poller = select.poll()  # registered once: Connection.poll builds a selector per call
         self._poller.register(conn.fileno(), select.POLLIN)
 
@@ -86,10 +88,12 @@ class Runner:
         return bool(self._poller.poll(timeout * 1000))
 
     def send(self, message: dict[str, Any], payload: str | None = None) -> None:
-        try:
-            self.conn.send_bytes(encode(message, payload))
-        except OSError as exc:
-            raise _Lost(f"the runner's channel is closed ({exc})") from None
+        data = encode(message, payload)
+        with self._send_lock:
+            try:
+                self.conn.send_bytes(data)
+            except OSError as exc:  # includes a channel this side has closed
+                raise _Lost(f"the runner's channel is closed ({exc})") from None
 
     def kill(self) -> None:
         try:
@@ -99,8 +103,11 @@ class Runner:
         self.close()
 
     def close(self) -> None:
-        """Close the channel: an idle runner reads EOF and exits by itself."""
-        self.conn.close()
+        """Close the channel: an idle runner reads EOF and exits by itself.
+
+        Never while a host thread is sending on it: its descriptor could be reused by then."""
+        with self._send_lock:
+            self.conn.close()
         if self.pidfd >= 0:
             os.close(self.pidfd)
             self.pidfd = -1
@@ -112,7 +119,8 @@ class Zygote:
     def __init__(self, settings: RunnerSettings) -> None:
         self._lock = threading.Lock()
         ours, theirs = socket.socketpair()
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
+        # Scripts see UTC as local time on every host (Intl.DateTimeFormat's default zone says so too).
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "TZ": "UTC"}
         code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); "
                 "from runtime.zygote import main; main(int(sys.argv[1]), sys.argv[2])")
         self.process = subprocess.Popen(
@@ -150,6 +158,11 @@ class Zygote:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+def _answer(runner: "Runner", answer: Answer) -> None:
+    """Send one host answer to the runner whose run asked for it (on the host thread that served it)."""
+    runner.send({"op": "host", "answers": [answer]})
 
 
 def _recv_exactly(sock: socket.socket, size: int) -> bytes:
@@ -303,6 +316,7 @@ class RuntimePool:
         deadline = started + request.limits.timeout_ms / 1000
         max_bytes = max(_MIN_MESSAGE_BYTES, 8 * (request.limits.output_bytes + request.limits.log_bytes))
         host_calls = 0
+        session: HostSession | None = None  # opened by the first host call: a run without any pays nothing
         try:
             envelope, input_json = request_to_wire(request)
             runner.send({"op": "run", "request": envelope}, input_json)
@@ -315,7 +329,9 @@ class RuntimePool:
                     host_calls += len(calls)
                     if host_calls > request.limits.host_calls:
                         raise _Lost("more host calls than the run's limit")
-                    runner.send({"op": "host", "answers": self._serve(request, deadline, calls)})
+                    if session is None:
+                        session = self.host.session(functools.partial(_answer, runner))
+                    self._serve(session, request, deadline, calls)
                 elif op == "result":
                     result = result_from_wire(message["result"], payload)
                     self._count("cache_hits" if message.get("cached") else "cache_misses")
@@ -338,13 +354,19 @@ class RuntimePool:
             return RunResult(error=ScriptError(ErrorKind.CRASHED, "RunnerCrashed",
                                                "the script's runner process stopped unexpectedly"),
                              duration_ms=(time.monotonic() - started) * 1000)
+        finally:
+            if session is not None:
+                session.close()  # calls still queued never start; those still running answer nobody
 
-    def _serve(self, request: RunRequest, deadline: float, calls: list[dict[str, Any]]) -> list[list[Any]]:
-        """Host calls, bound to the tenant and run of the parent's own copy of the request."""
-        answers = self.host.dispatch_batch([HostCall(
-            tenant_id=request.tenant_id, api=str(call["api"]), method=str(call["method"]), args=call["args"],
-            deadline=deadline, run=request.context) for call in calls])
-        return [[answer, ms] for answer, ms in answers]
+    def _serve(self, session: HostSession, request: RunRequest, deadline: float, calls: list[dict[str, Any]]) -> None:
+        """Start a round's host calls, bound to the tenant and run of the parent's own copy of the request."""
+        for call in calls:
+            key, args = call["key"], call["args"]
+            if type(key) is not int or not isinstance(args, list):
+                raise TypeError("a host call needs an integer key and a list of arguments")
+            session.submit(key, HostCall(
+                tenant_id=request.tenant_id, api=str(call["api"]), method=str(call["method"]), args=args,
+                deadline=deadline, run=request.context))
 
     def _receive(self, runner: Runner, deadline: float, max_bytes: int) -> tuple[dict[str, Any], str | None]:
         """The runner's next message.

@@ -13,14 +13,19 @@ input, a result's output), so a large payload is never escaped into a string and
 
     parent -> runner   {"op": "run", "request": {...}} + input      one run
                        {"op": "check", "source": "..."}             syntax check only
-                       {"op": "host", "answers": [...]}             answers to the runner's last "host"
+                       {"op": "host", "answers": [[key, answer, ms]]}   each answer as soon as its call completes
     runner -> parent   {"op": "ready", "pid": N}                    once, after the first context is prepared
-                       {"op": "host", "calls": [...]}               one round's host requests: api, method, args
+                       {"op": "host", "calls": [...]}               one round's host requests: key, api, method, args
+
+While calls are outstanding the runner goes on running the script (jobs, timers, new calls,
+sent at once); keys are never reused in a runner's life, so an answer that arrives after its
+run ended (a run stopped by its deadline or job cap with calls in flight) is recognised and dropped.
                        {"op": "result", "result": {...}, "cached": bool} + output
                        {"op": "checked", "error": {...} | null}
 """
 
 import ctypes
+import itertools
 import json
 import os
 import resource
@@ -33,7 +38,7 @@ from typing import Any
 
 from runtime.engine import CompilationCache, Engine, RunRequest, json_too_deep
 from runtime.errors import ErrorKind, LogEntry, RunResult, ScriptError
-from runtime.host import HostCall
+from runtime.host import Answer, HostCall
 from runtime.limits import MB, ResourceLimits
 
 _PR_SET_PDEATHSIG = 1
@@ -122,20 +127,52 @@ def error_from_wire(data: dict[str, Any] | None) -> ScriptError | None:
 
 # -- the runner process -------------------------------------------------------------------------
 class RemoteHost:
-    """Stands in for the HostRegistry inside a runner: each round's requests go to the parent.
+    """Stands in for the HostRegistry inside a runner: calls go to the parent, answers come back one by one.
 
-    Only api, method and args cross: the parent binds the tenant, the run's ids and the
+    Only a key, api, method and args cross: the parent binds the tenant, the run's ids and the
     deadline from its own copy of the request, never from what the runner says.
     """
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, poller: select.poll) -> None:
         self.conn = conn
+        self.poller = poller  # registered for the parent's channel once: Connection.poll builds a selector per call
+        self.keys = itertools.count()
 
-    def dispatch_batch(self, calls: list[HostCall]) -> list[tuple[dict[str, Any], float]]:
-        self.conn.send_bytes(encode({"op": "host", "calls": [
-            {"api": call.api, "method": call.method, "args": call.args} for call in calls]}))
-        answers = decode(self.conn.recv_bytes())[0]["answers"]
-        return [(answer, float(ms)) for answer, ms in answers]
+    def channel(self) -> "RemoteChannel":
+        return RemoteChannel(self)
+
+
+class RemoteChannel:
+    """One run's calls over the runner's channel: the engine's keys are mapped to keys unique in the runner."""
+
+    def __init__(self, remote: RemoteHost) -> None:
+        self._remote = remote
+        self._keys: dict[int, int] = {}  # wire key -> the engine's key
+
+    def submit(self, calls: list[tuple[int, HostCall]]) -> None:
+        wire = []
+        for key, call in calls:
+            wire_key = next(self._remote.keys)
+            self._keys[wire_key] = key
+            wire.append({"key": wire_key, "api": call.api, "method": call.method, "args": call.args})
+        self._remote.conn.send_bytes(encode({"op": "host", "calls": wire}))
+
+    def wait(self, timeout: float) -> list[Answer]:
+        answers: list[Answer] = []
+        conn, poller = self._remote.conn, self._remote.poller
+        until = time.monotonic() + timeout
+        while poller.poll(0 if answers else max(0.0, until - time.monotonic()) * 1000):
+            message = decode(conn.recv_bytes())[0]
+            if message.get("op") != "host":
+                raise ValueError(f"unexpected {message.get('op')!r} during a run")
+            for wire_key, answer, ms in message["answers"]:
+                key = self._keys.pop(wire_key, None)
+                if key is not None:  # else: an answer to a run that has ended
+                    answers.append((key, answer, float(ms)))
+        return answers
+
+    def close(self) -> None:
+        self._keys.clear()
 
 
 def confine(settings: RunnerSettings) -> None:
@@ -169,9 +206,9 @@ def serve(conn: Connection, settings: RunnerSettings) -> None:
     confine(settings)
     stack_bytes, spin_seconds = settings.stack_bytes, settings.spin_us / 1_000_000
     cache = CompilationCache()
-    host = RemoteHost(conn)
     poller = select.poll()
     poller.register(conn.fileno(), select.POLLIN)
+    host = RemoteHost(conn, poller)
     engine = Engine(stack_bytes)
     conn.send_bytes(encode({"op": "ready", "pid": os.getpid()}))
     while True:
@@ -194,9 +231,11 @@ def serve(conn: Connection, settings: RunnerSettings) -> None:
             if engine.spent:  # a used context is never reused: freed here, after the answer
                 engine = None
                 # The next run likely imports what this one did: its packages are loaded off that run's path.
-                engine = Engine(stack_bytes, preload=compiled.packages)
+                engine = Engine(stack_bytes, preload=compiled.preloadable)
         elif op == "check":
             error = cache.compile(message["source"], modules=message.get("modules")).error
             conn.send_bytes(encode({"op": "checked", "error": error.to_dict() if error else None}))
+        elif op == "host":
+            continue  # answers to calls of a run that has ended
         else:
             return

@@ -1,8 +1,9 @@
 // URL and URLSearchParams after the WHATWG URL standard, for the common cases: special (http, https,
 // ws, wss, ftp, file) and other schemes, relative references against a base, IPv4 forms, dot segments,
-// the standard's percent-encode sets and application/x-www-form-urlencoded. Not done: IDNA (a non-ASCII
-// host throws) and IPv6 compression (an IPv6 host is kept as written, lower-cased). Evaluated before a
-// script that names URL (engine.compile_script), so other runs never pay for this file.
+// the standard's percent-encode sets and application/x-www-form-urlencoded, and IDNA for non-ASCII hosts
+// (UTS #46 non-transitional, see toASCII). Not done: IPv6 compression (an IPv6 host is kept as written,
+// lower-cased). Evaluated before a script that names URL (engine.compile_script), so other runs never
+// pay for this file.
 (function __jsr$url(G) {
   'use strict';
   const define = Object.defineProperty, toStr = String, encodeUri = encodeURIComponent;
@@ -72,6 +73,98 @@
     if (part.length > 1 && part[0] === '0') return /^[0-7]+$/.test(part) ? parseInt(part.slice(1), 8) : NaN;
     return /^[0-9]+$/.test(part) ? parseInt(part, 10) : NaN;
   }
+  // -- IDNA: UTS #46 processing, non-transitional, as the URL standard's domain to ASCII asks -------------
+  // The mapping is approximated with what QuickJS has: code points UTS #46 ignores are dropped, then
+  // lower case, NFKC, lower case again and NFC (UTS #46's table is NFKC_Casefold with exceptions; its
+  // deviations ß and ς stay, as non-transitional processing keeps them). A label is refused when it holds
+  // a control, surrogate, private-use, unassigned or space code point, a joiner, U+FFFD, starts with a
+  // combining mark, or is an xn-- label that is not valid Punycode of such a label. Not checked: the
+  // Bidi and ContextJ rules (a label with ZWJ/ZWNJ is refused).
+  const IGNORED = /[\u00ad\u034f\u180b-\u180d\u180f\u200b\u2060\u2064\ufe00-\ufe0f\ufeff\u{1bca0}-\u{1bca3}\u{e0100}-\u{e01ef}]/gu;
+  const DISALLOWED = /[\p{Cc}\p{Cs}\p{Co}\p{Cn}\p{Zs}\p{Zl}\p{Zp}\u200c\u200d\ufffd]|^\p{M}/u;
+  const ASCII = /^[\x00-\x7f]*$/;
+  function map(text) {
+    return text.replace(IGNORED, '').replace(/\u03a3/g, '\u03c3').toLowerCase().normalize('NFKC').toLowerCase()
+      .normalize('NFC').replace(/[\u3002\uff0e\uff61]/g, '.');
+  }
+  const BASE = 36, TMIN = 1, TMAX = 26;
+  function threshold(k, bias) { return k <= bias ? TMIN : k >= bias + TMAX ? TMAX : k - bias; }
+  function adapt(delta, points, first) { // RFC 3492, 6.1
+    delta = first ? Math.floor(delta / 700) : delta >> 1;
+    delta += Math.floor(delta / points);
+    let k = 0;
+    for (; delta > 455; k += BASE) delta = Math.floor(delta / 35);
+    return k + Math.floor(36 * delta / (delta + 38));
+  }
+  function punycode(label) { // RFC 3492, 6.3
+    const points = Array.from(label, (ch) => ch.codePointAt(0));
+    let out = points.filter((c) => c < 0x80).map((c) => String.fromCharCode(c)).join('');
+    const basic = out.length;
+    if (basic) out += '-';
+    let n = 128, delta = 0, bias = 72;
+    for (let done = basic; done < points.length; delta++, n++) {
+      const next = Math.min(...points.filter((c) => c >= n));
+      delta += (next - n) * (done + 1);
+      n = next;
+      for (const c of points) {
+        if (c < n) delta++;
+        if (c !== n) continue;
+        let q = delta;
+        for (let k = BASE; ; k += BASE) {
+          const t = threshold(k, bias);
+          if (q < t) break;
+          out += digit(t + (q - t) % (BASE - t));
+          q = Math.floor((q - t) / (BASE - t));
+        }
+        out += digit(q);
+        bias = adapt(delta, done + 1, done === basic);
+        delta = 0;
+        done++;
+      }
+    }
+    return out;
+  }
+  function digit(d) { return String.fromCharCode(d < 26 ? 97 + d : 22 + d); }
+  function unpunycode(text) { // RFC 3492, 6.2; null when it is not Punycode
+    const basic = Math.max(0, text.lastIndexOf('-')), out = [];
+    for (let j = 0; j < basic; j++) out.push(text.charCodeAt(j));
+    let n = 128, i = 0, bias = 72;
+    for (let at = basic > 0 ? basic + 1 : 0; at < text.length;) {
+      const old = i;
+      for (let k = BASE, w = 1; ; k += BASE) {
+        if (at >= text.length) return null;
+        const c = text.charCodeAt(at++);
+        const d = c >= 48 && c <= 57 ? c - 22 : c >= 65 && c <= 90 ? c - 65 : c >= 97 && c <= 122 ? c - 97 : BASE;
+        if (d >= BASE) return null;
+        i += d * w;
+        const t = threshold(k, bias);
+        if (d < t) break;
+        w *= BASE - t;
+        if (i > 0x7fffffff || w > 0x7fffffff) return null;
+      }
+      bias = adapt(i - old, out.length + 1, old === 0);
+      n += Math.floor(i / (out.length + 1));
+      i %= out.length + 1;
+      if (n > 0x10ffff) return null;
+      out.splice(i++, 0, n);
+    }
+    return String.fromCodePoint(...out);
+  }
+  function toASCII(domain, input) {
+    if (ASCII.test(domain) && !/(^|\.)xn--/i.test(domain)) return domain.toLowerCase();
+    return map(domain).split('.').map((label) => {
+      if (label.startsWith('xn--')) {
+        const decoded = unpunycode(label.slice(4));
+        if (decoded === null || ASCII.test(decoded) || map(decoded) !== decoded || DISALLOWED.test(decoded)) {
+          throw invalid(input);
+        }
+        return label;
+      }
+      if (DISALLOWED.test(label)) throw invalid(input);
+      return ASCII.test(label) ? label : 'xn--' + punycode(label);
+    }).join('.');
+  }
+
   function parseHost(raw, special, input) {
     if (raw.startsWith('[')) {
       if (!raw.endsWith(']') || !/^\[[0-9a-fA-F:.]+\]$/.test(raw)) throw invalid(input);
@@ -81,7 +174,7 @@
       if (/[\0\t\n\r #/:<>?@[\\\]^|]/.test(raw)) throw invalid(input);
       return encode(raw, C0);
     }
-    const host = decode(raw).toLowerCase();
+    const host = toASCII(decode(raw), input);
     if (host === '' || /[^\x21-\x7e]|[#%/:<>?@[\\\]^|]/.test(host)) throw invalid(input);
     const parts = host.split('.');
     if (parts[parts.length - 1] === '' && parts.length > 1) parts.pop();

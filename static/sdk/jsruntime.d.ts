@@ -98,6 +98,12 @@ interface Logger {
   error(...args: unknown[]): void;
 }
 
+/**
+ * Host API calls (ctx.http/db/cache/events/secrets, fetch, fetchV2, crypto.subtle, geolocation) run
+ * concurrently, and each promise settles as soon as its own call completes: Promise.race settles with the
+ * fast call, timers fire and new calls start while others are outstanding. A run ends once its handler has
+ * settled and every call it started has been answered (a call that was not awaited still completes).
+ */
 interface Context {
   readonly tenantId: string;
   readonly userId?: string | null;
@@ -166,7 +172,8 @@ declare class TextDecoder {
 }
 /** A deep copy of plain data (objects, arrays, Date, RegExp, Map, Set, buffers, errors; cycles kept). */
 declare function structuredClone<T>(value: T): T;
-/** WHATWG URL: absolute URLs, or relative ones against `base`; throws TypeError when it does not parse. No IDNA. */
+/** WHATWG URL: absolute URLs, or relative ones against `base`; throws TypeError when it does not parse.
+ * Non-ASCII hosts become Punycode (UTS #46 non-transitional: "Bücher.example" -> "xn--bcher-kva.example"). */
 declare class URL {
   constructor(url: string | URL, base?: string | URL);
   static canParse(url: string | URL, base?: string | URL): boolean;
@@ -231,6 +238,45 @@ declare const crypto: {
            data: ArrayBuffer | ArrayBufferView): Promise<boolean>;
   };
 };
+/**
+ * Only Intl.DateTimeFormat, and only what dates need in any IANA time zone: en-US numeric dates and times
+ * ("7/1/2026, 5:50:09 PM"). Offsets come from Python's zoneinfo for 1970-2100 (outside, those of the
+ * nearest end). An unknown zone, or an option value not listed here (month names, dateStyle, ...),
+ * throws RangeError. Date's toLocaleString/toLocaleDateString/toLocaleTimeString given locales or
+ * options format through it. Loaded for code that names Intl (dayjs/plugin/timezone does).
+ */
+declare const Intl: {
+  DateTimeFormat: {
+    new (locales?: string | string[], options?: DateTimeFormatOptions): DateTimeFormat;
+    (locales?: string | string[], options?: DateTimeFormatOptions): DateTimeFormat;
+    /** The requested locales this runtime formats in: en and en-US. */
+    supportedLocalesOf(locales?: string | string[]): string[];
+  };
+};
+interface DateTimeFormatOptions {
+  /** An IANA name (any case), "UTC" or an offset such as "+05:30"; default "UTC". */
+  timeZone?: string;
+  year?: "numeric" | "2-digit";
+  month?: "numeric" | "2-digit";
+  day?: "numeric" | "2-digit";
+  hour?: "numeric" | "2-digit";
+  minute?: "numeric" | "2-digit";
+  second?: "numeric" | "2-digit";
+  hour12?: boolean;
+  hourCycle?: "h11" | "h12" | "h23" | "h24";
+  /** "short": tzdata's abbreviation when it is a word ("EST", "BST"), else like "shortOffset" ("GMT+5:45"). */
+  timeZoneName?: "short" | "shortOffset" | "longOffset";
+}
+interface DateTimeFormatPart {
+  type: "year" | "month" | "day" | "hour" | "minute" | "second" | "dayPeriod" | "timeZoneName" | "literal";
+  value: string;
+}
+interface DateTimeFormat {
+  format(date?: Date | number): string;
+  formatToParts(date?: Date | number): DateTimeFormatPart[];
+  resolvedOptions(): DateTimeFormatOptions & { locale: "en-US"; calendar: "gregory"; numberingSystem: "latn";
+                                               timeZone: string };
+}
 declare function setTimeout(callback: (...args: unknown[]) => void, delay?: number, ...args: unknown[]): number;
 declare function clearTimeout(id: number): void;
 
@@ -253,11 +299,25 @@ declare module "dayjs" {
     toISOString(): string;
     valueOf(): number;
     utc(): Dayjs;
+    /** With dayjs/plugin/timezone: the same instant in `timeZone` (or, keepLocalTime, the same wall time). */
+    tz(timeZone?: string, keepLocalTime?: boolean): Dayjs;
+    /** With dayjs/plugin/timezone: as Intl.DateTimeFormat's timeZoneName ("EDT", "BST", "GMT+5:45"). */
+    offsetName(type?: "short" | "shortOffset" | "longOffset"): string | undefined;
+  }
+  interface DayjsTimezone {
+    /** A wall time in `timeZone` (dayjs.tz('2026-03-08 03:30', 'America/New_York')), or an instant shown there. */
+    (date?: string | number | Date | Dayjs, timeZone?: string): Dayjs;
+    (date: string, format: string, timeZone: string): Dayjs;
+    /** "UTC": runs see UTC as their local time zone. */
+    guess(): string;
+    setDefault(timeZone?: string): void;
   }
   interface DayjsStatic {
     (date?: string | number | Date | Dayjs): Dayjs;
     utc(date?: string | number | Date | Dayjs): Dayjs;
     extend(plugin: unknown): DayjsStatic;
+    /** With dayjs/plugin/timezone. */
+    tz: DayjsTimezone;
   }
   const dayjs: DayjsStatic;
   export default dayjs;
@@ -265,4 +325,9 @@ declare module "dayjs" {
 declare module "dayjs/plugin/utc" {
   const utc: unknown;
   export default utc;
+}
+/** dayjs's timezone plugin, unchanged from npm (extend dayjs with utc first); it runs on the sandbox's Intl. */
+declare module "dayjs/plugin/timezone" {
+  const timezone: unknown;
+  export default timezone;
 }

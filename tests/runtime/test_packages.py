@@ -45,12 +45,12 @@ def test_a_context_prepared_with_its_packages_runs_the_script_without_loading_th
     cache = CompilationCache()
     source = "import _ from 'lodash';\nexport const main = (xs) => _.uniq(xs);"
     compiled = cache.compile(source)
-    assert compiled.packages == ("lodash",)
-    engine = Engine(preload=compiled.packages)
+    assert compiled.preloadable == ("lodash",)
+    engine = Engine(preload=compiled.preloadable)
     assert engine.preloaded == {"lodash"}
     request = RunRequest(source=source, tenant_id="t", input=[1, 1, 2])
     assert engine.run(request, compiled, HostRegistry()).output == [1, 2]
     plain = cache.compile("function main() { return typeof _; }")
-    assert plain.packages == ()
+    assert plain.preloadable == ()
     assert Engine(preload=("lodash",)).run(RunRequest(source=plain.source, tenant_id="t"), plain,
                                             HostRegistry()).output == "undefined"

@@ -165,7 +165,7 @@ def test_runners_get_no_secrets_from_the_environment(pool):
     with open(f"/proc/{pid}/environ", "rb") as file:
         environ = file.read().split(b"\0")
     names = {entry.split(b"=", 1)[0] for entry in environ if entry}
-    assert names <= {b"PATH", b"LANG"}
+    assert names <= {b"PATH", b"LANG", b"TZ"} and b"TZ=UTC" in environ  # scripts see UTC as local time
     niceness = os.getpriority(os.PRIO_PROCESS, pid) - os.getpriority(os.PRIO_PROCESS, 0)
     assert niceness == pool.runner_settings.niceness > 0  # runners yield the CPU to their supervisor
 

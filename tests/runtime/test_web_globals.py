@@ -144,3 +144,37 @@ def test_url_search_params_decode_invalid_utf8_with_one_replacement_per_maximal_
       return [p.get('r'), p.get('q')];
     }""")
     assert result.output == ["\ufffdx\ufffd\ufffd\ufffd\ufffd", "😀"]
+
+
+# WHATWG URL test cases (web-platform-tests url/resources/urltestdata.json) for IDNA hosts: input -> href or None.
+IDNA_CASES = {
+    "http://Bücher.example/": "http://xn--bcher-kva.example/",
+    "https://faß.ExAmPlE/": "https://xn--fa-hia.example/",  # non-transitional: ß stays
+    "http://ＧＯ.com": "http://go.com/",
+    "http://你好你好": "http://xn--6qqa088eba/",
+    "http://www.foo。bar.com": "http://www.foo.bar.com/",
+    "http://GOO\u200b\u2060\ufeffgoo.com": "http://googoo.com/",
+    "http://%E2%98%83": "http://xn--n3h/",
+    "http://XN--BCHER-KVA.example": "http://xn--bcher-kva.example/",
+    "http://💩.test": "http://xn--ls8h.test/",
+    "http://\ufdd0zyx.com": None,
+    "http://％４１.com": None,
+    "http://%ef%bc%85%ef%bc%94%ef%bc%91.com": None,
+    "http://a.b.c.xn--pokxncvks": None,
+    "http://xn--.com": None,
+    "http://\u0301a.example": None,
+}
+
+
+def test_url_maps_non_ascii_hosts_to_punycode_as_uts46_says(run):
+    result = run("function main(cases) {\n"
+                 "  return cases.map(c => { try { return new URL(c).href } catch (e) { return e.name } });\n}",
+                 input=list(IDNA_CASES))
+    assert result.output == [href or "TypeError" for href in IDNA_CASES.values()]
+
+
+def test_url_punycode_agrees_with_pythons_codec(run):
+    labels = ["bücher", "faß", "你好你好", "ασ", "☃", "💩", "mañana", "académie-française", "उदाहरण", "пример"]
+    result = run("function main(labels) { return labels.map(l => new URL('http://' + l + '.test/').hostname) }",
+                 input=labels)
+    assert result.output == [f"xn--{label.encode('punycode').decode()}.test" for label in labels]

@@ -11,7 +11,7 @@ from portal.config import ROOT, Config
 from portal.extensions import babel, configure_sqlite_connections, csrf, db, limiter, login, migrate
 from portal.services import events, executions, outbox
 from portal.services import runtime as runtime_service
-from portal.web import api, auth, dashboard, errors, labels, metrics, pages, security
+from portal.web import account, admin, api, auth, dashboard, errors, labels, metrics, pages, security, tenants
 from portal.web import executions as executions_pages
 from portal.web import scripts as scripts_pages
 from portal.web import session as session_wiring
@@ -56,6 +56,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(scripts_pages.bp)
     app.register_blueprint(executions_pages.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(tenants.bp)
+    app.register_blueprint(account.bp)
     labels.init_app(app)
     pages.init_app(app)
     app.register_blueprint(metrics.bp)
@@ -77,14 +80,20 @@ def _select_locale() -> str:
         return "en"  # CLI, workers, tests: messages stored or logged in English
     lang = request.args.get("lang") or session.get("lang")
     if lang not in supported and current_user.is_authenticated:
-        lang = current_user.language
+        lang = current_user.language or _tenant_default("language")
     if lang in supported:
         return lang
     return request.accept_languages.best_match(supported) or "en"
 
 
 def _select_timezone() -> str:
-    """Times are shown in the signed-in user's time zone, UTC until they choose one."""
-    if has_request_context() and current_user.is_authenticated and current_user.timezone:
-        return current_user.timezone
+    """Times are shown in the signed-in user's time zone, else their tenant's default, else UTC."""
+    if has_request_context() and current_user.is_authenticated:
+        return current_user.timezone or _tenant_default("timezone") or "UTC"
     return "UTC"
+
+
+def _tenant_default(setting: str) -> str | None:
+    """The acting tenant's default language or time zone (its org admin sets them), None without a tenant."""
+    tenant = pages.acting().tenant
+    return getattr(tenant, setting) if tenant is not None else None

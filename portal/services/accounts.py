@@ -245,8 +245,8 @@ def invite(actor: Actor, tenant_id: str, email: str, role: str, name: str = "",
     and a one-time sign-in link (its secret returned once) through which the person chooses their own."""
     if password is not None:
         return create_user(actor, tenant_id, email, password, role, name), None
-    user = create_user(actor, tenant_id, email, secrets.token_urlsafe(32), role, name)
-    return user, issue_signin_link(actor, tenant_id, user.id)
+    return issue_signin_link(actor, tenant_id, create_user(actor, tenant_id, email, secrets.token_urlsafe(32),
+                                                           role, name).id)
 
 
 def _link_hash(secret: str) -> str:
@@ -254,9 +254,9 @@ def _link_hash(secret: str) -> str:
 
 
 @in_tenant
-def issue_signin_link(actor: Actor, tenant_id: str, user_id: str) -> str:
-    """A new one-time sign-in link secret for a member (it replaces any earlier one): used once, it sets
-    the member's password; it expires after JSR_SIGNIN_LINK_HOURS. Stored only as its sha256."""
+def issue_signin_link(actor: Actor, tenant_id: str, user_id: str) -> tuple[User, str]:
+    """The member and a new one-time sign-in link secret for them (it replaces any earlier one): used once,
+    it sets the member's password; it expires after JSR_SIGNIN_LINK_HOURS. Stored only as its sha256."""
     rbac.require(actor, rbac.USERS_MANAGE, tenant_id)
     user = db.session.get(User, user_id) if is_id(user_id) else None
     if user is None or user.tenant_id != tenant_id:
@@ -267,7 +267,7 @@ def issue_signin_link(actor: Actor, tenant_id: str, user_id: str) -> str:
     audit.record(actor, "user.signin_link", tenant_id=tenant_id, target_type="user", target_id=user.id,
                  summary=f"one-time sign-in link for {user.email}", details={"expires_at": expires_at.isoformat()})
     db.session.commit()
-    return secret
+    return user, secret
 
 
 def _link_user(secret: Any) -> User:
@@ -306,6 +306,13 @@ def redeem_signin_link(secret: str, password: str) -> User:
     audit.record(Actor.of(user), "auth.signin_link_used", tenant_id=user.tenant_id, target_type="user",
                  target_id=user.id, summary="chose a password through a one-time sign-in link")
     db.session.commit()
+    return _detached(user)
+
+
+def _detached(user: User) -> User:
+    """`user` loaded afresh and detached, to be signed in outside system scope (see session_user)."""
+    db.session.refresh(user)
+    db.session.expunge(user)
     return user
 
 
@@ -323,7 +330,7 @@ def change_password(actor: Actor, current: str, new: str) -> User:
     audit.record(actor, "user.password", tenant_id=user.tenant_id, target_type="user", target_id=user.id,
                  summary="changed own password")
     db.session.commit()
-    return user
+    return _detached(user)
 
 
 @in_system

@@ -19,6 +19,7 @@ from portal.web.pages import acting, field_errors, page, render
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 MEMBER_ROLES = [role.value for role in Role if role is not Role.SUPERADMIN]
+MAX_ROWS = 500  # users and tokens listed on one page (the most a service lists at once)
 
 
 @bp.get("")
@@ -32,7 +33,7 @@ def _users_page(status: int = 200, **context):
     who = acting()
     context.setdefault("form", {})
     context.setdefault("errors", {})
-    return render("admin/users.html", users=accounts.list_users(who.actor, who.tenant_id, limit=1000),
+    return render("admin/users.html", users=accounts.list_users(who.actor, who.tenant_id, limit=MAX_ROWS),
                   roles=MEMBER_ROLES, now=datetime.now(UTC), **context), status
 
 
@@ -91,10 +92,10 @@ def new_link(user_id: str):
 # -- API tokens -------------------------------------------------------------------------------
 def _tokens_page(status: int = 200, **context):
     who = acting()
-    members = accounts.list_users(who.actor, who.tenant_id, limit=1000)
+    members = accounts.list_users(who.actor, who.tenant_id, limit=MAX_ROWS)
     context.setdefault("form", {})
     context.setdefault("errors", {})
-    return render("admin/tokens.html", tokens=accounts.list_tokens(who.actor, who.tenant_id, limit=1000),
+    return render("admin/tokens.html", tokens=accounts.list_tokens(who.actor, who.tenant_id, limit=MAX_ROWS),
                   members=members, emails={u.id: u.email for u in members}, roles=MEMBER_ROLES,
                   now=datetime.now(UTC), **context), status
 

@@ -1,6 +1,6 @@
 """The portal: a Flask app built by create_app(); nothing happens at import."""
 
-from flask import Flask, has_request_context, request, session
+from flask import Flask, g, has_request_context, request, session
 from flask_babel import get_locale
 from flask_login import current_user
 
@@ -11,6 +11,7 @@ from portal.config import ROOT, Config
 from portal.extensions import babel, configure_sqlite_connections, csrf, db, limiter, login, migrate
 from portal.services import events, executions, outbox
 from portal.services import runtime as runtime_service
+from portal.services import tenants as tenants_service
 from portal.web import account, admin, api, auth, dashboard, errors, labels, metrics, pages, security, tenants
 from portal.web import executions as executions_pages
 from portal.web import scripts as scripts_pages
@@ -94,6 +95,8 @@ def _select_timezone() -> str:
 
 
 def _tenant_default(setting: str) -> str | None:
-    """The acting tenant's default language or time zone (its org admin sets them), None without a tenant."""
-    tenant = pages.acting().tenant
-    return getattr(tenant, setting) if tenant is not None else None
+    """The default language or time zone of the signed-in member's tenant (its org admin sets them; read once
+    a request), None for a superadmin."""
+    if "tenant_defaults" not in g:
+        g.tenant_defaults = tenants_service.defaults(current_user.tenant_id) if current_user.tenant_id else {}
+    return g.tenant_defaults.get(setting)

@@ -97,6 +97,13 @@ def update_settings(actor: Actor, tenant_id: str, data: dict[str, Any]) -> Tenan
 
 
 @in_system
+def defaults(tenant_id: str) -> dict[str, str | None]:
+    """The tenant's default language and time zone for members who chose none ({} for an unknown tenant)."""
+    row = db.session.execute(select(Tenant.language, Tenant.timezone).where(Tenant.id == tenant_id)).first()
+    return {"language": row.language, "timezone": row.timezone} if row else {}
+
+
+@in_system
 def http_rate(tenant_id: str | None) -> int | None:
     """The tenant's own outbound HTTP calls per minute, None for the platform's JSR_HTTP_RATE."""
     return db.session.scalar(select(Tenant.max_http_per_minute).where(Tenant.id == tenant_id)) if tenant_id else None

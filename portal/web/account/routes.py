@@ -3,8 +3,9 @@
 from zoneinfo import available_timezones
 
 from flask import Blueprint, flash, redirect, request, session, url_for
+from flask_babel import get_locale, get_timezone
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required
+from flask_login import login_required
 
 from portal.services import accounts
 from portal.services.errors import ValidationError
@@ -16,8 +17,8 @@ bp = Blueprint("account", __name__, url_prefix="/account")
 
 def _page(status: int = 200, **context):
     context.setdefault("errors", {})
-    context.setdefault("values", {"language": current_user.language or session.get("lang") or "en",
-                                  "timezone": current_user.timezone or "UTC"})
+    # What applies now: the user's own choice, else the tenant's default (else the browser's language, UTC).
+    context.setdefault("values", {"language": str(get_locale()), "timezone": str(get_timezone())})
     return render("account/index.html", zones=sorted(available_timezones()), languages=accounts.LANGUAGES,
                   **context), status
 

@@ -20,6 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 FLASK = [sys.executable, "-m", "flask", "--app", "app"]
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+SUPERADMIN = "root@platform.test"  # besides the demo tenant's users; the demo password too
 
 
 def _free_port() -> int:
@@ -41,11 +42,12 @@ def _stop(process: subprocess.Popen) -> None:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
-    """Base URL of the portal with the demo tenant, on a fresh SQLite database, CSRF on."""
+    """Base URL of the portal with the demo tenant and a superadmin, on a fresh SQLite database, CSRF on."""
     instance = tmp_path_factory.mktemp("browser-instance")
     env = {**os.environ, "JSR_INSTANCE_PATH": str(instance), "DATABASE_URL": f"sqlite:///{instance / 'jsr.sqlite3'}",
            "HUEY_URL": f"sqlite:///{instance / 'huey.sqlite3'}", "JSR_RUNNERS": "1", "PYTHONPATH": str(ROOT)}
-    for command in (["db", "upgrade"], ["jsr", "seed-demo"]):
+    for command in (["db", "upgrade"], ["jsr", "seed-demo"],
+                    ["jsr", "create-user", SUPERADMIN, "--role", "superadmin", "--password", "demo-password"]):
         subprocess.run(FLASK + command, cwd=ROOT, env=env, check=True, capture_output=True, timeout=120)
     port = _free_port()
     log = (instance / "server.log").open("wb")

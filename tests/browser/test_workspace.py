@@ -23,10 +23,10 @@ def _wait_until(page, expression: str, timeout: float = 20) -> None:
         page.wait_for_timeout(100)
 
 
-def _sign_in(page, server, email="admin@demo.test"):
+def _sign_in(page, server, email="admin@demo.test", password=PASSWORD):
     page.goto(f"{server}/login")
     page.fill('input[name="email"]', email)
-    page.fill('input[name="password"]', PASSWORD)
+    page.fill('input[name="password"]', password)
     page.click('button[type="submit"]')
     expect(page.locator(".main-nav")).to_be_visible()
 

@@ -416,7 +416,10 @@ def test_a_superadmin_acting_as_a_tenant_sees_a_banner_on_every_page_and_it_is_a
     assert stop.status_code == 302 and stop.headers["Location"].endswith("/tenants")
     assert "acting-banner" not in client.get("/tenants").text
     assert len(_audit(tenant.id, "tenant.act_as_end")) == 1
+    client.post("/tenant", data={"tenant": tenant.slug})
     assert client.post("/tenant", data={"tenant": "no-such-tenant"}).status_code == 404
+    assert "acting-banner" in client.get("/").text  # an unknown choice changes nothing
+    assert len(_audit(tenant.id, "tenant.act_as_end")) == 1
 
 
 def test_members_never_get_the_banner_nor_act_as_another_tenant(org, make_tenant):

@@ -89,14 +89,14 @@ def choose_tenant():
     who = acting()
     if who.actor.tenant_id is not None:
         return redirect(url_for("dashboard.index"))
+    chosen = accounts.tenant_by_slug(request.form["tenant"]) if request.form.get("tenant") else None
     if who.tenant is not None:
         tenants.record_acting(who.actor, who.tenant, started=False)
     session.pop(ACTING_TENANT, None)
-    if not request.form.get("tenant"):
+    if chosen is None:
         return redirect(url_for("tenants.index"))
-    tenant = accounts.tenant_by_slug(request.form["tenant"])
-    tenants.record_acting(who.actor, tenant, started=True)
-    session[ACTING_TENANT] = tenant.slug
+    tenants.record_acting(who.actor, chosen, started=True)
+    session[ACTING_TENANT] = chosen.slug
     return redirect(url_for("dashboard.index"))
 
 

@@ -154,6 +154,19 @@ def test_the_runtime_honours_the_tenants_outbound_http_rate(app, db_session, mak
     assert "RateLimitExceeded" not in outputs[free.id]
 
 
+def test_a_lowered_time_limit_ends_the_tenants_runs_at_it(app, db_session, make_tenant, make_user):
+    """The settings page's limits are the ones runs get: a script asking for 10 s is cut at the tenant's 300 ms."""
+    tenant = make_tenant()
+    actor = _admin(make_user, tenant)
+    script = scripts.create(actor, tenant.id, {"name": "spin", "type": "oneoff", "timeout_ms": 10_000,
+                                               "source": "function main() { while (true) {} }"})
+    tenants.update_settings(actor, tenant.id, {"max_timeout_ms": 300})
+    started = datetime.now(UTC)
+    execution = executions.run_now(actor, tenant.id, script.id)
+    assert execution.status == "timeout"
+    assert datetime.now(UTC) - started < timedelta(seconds=5)
+
+
 def test_outbound_rate_prefers_the_tenants_own_per_minute_rate():
     own = {"a": 1}
     admit = hostapi.outbound_rate("3 per minute", None, tenant_rate=own.get)

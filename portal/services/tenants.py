@@ -127,6 +127,8 @@ def set_active(actor: Actor, tenant_id: str, active: bool) -> Tenant:
     """Deactivate a tenant (its members' sessions and tokens stop at once; queued runs are cancelled when
     claimed) or activate it again. Audited."""
     rbac.require(actor, rbac.TENANTS_MANAGE)
+    if not isinstance(active, bool):
+        raise ValidationError({"active": _l("Must be true or false.")})
     tenant = _tenant(tenant_id)
     if tenant.active != active:
         tenant.active = active

@@ -16,6 +16,7 @@ from portal.services.errors import NotFound, ServiceError, ValidationError
 from portal.services.rbac import Actor
 
 ACTING_TENANT = "jsr_tenant"  # session key: the slug of the tenant a superadmin acts for
+FORM_BOOLEANS = {"true": True, "false": False}  # a form's yes/no field; other values go on for the service to refuse
 
 
 @dataclass(frozen=True)

@@ -213,6 +213,9 @@ def test_change_role_deactivate_reactivate_and_unlock(app, org, make_user):
     assert own.status_code == 409 and "You cannot change your own role or deactivate yourself." in own.text
     unknown = client.post(f"/admin/users/{member.id}", data={"role": "king"})
     assert unknown.status_code == 422 and "Unknown role." in unknown.text
+    odd = client.post(f"/admin/users/{member.id}?lang=ru", data={"active": "maybe"})
+    assert odd.status_code == 422 and "Должно быть true или false." in odd.text
+    assert _row(User, id=member.id).active
 
 
 def test_users_of_another_tenant_cannot_be_touched(org, make_tenant, make_user):
@@ -398,6 +401,10 @@ def test_a_superadmin_creates_and_deactivates_tenants(app, make_tenant, make_use
     assert [e.action for e in _audit(tenant.id, "tenant.deactivate") + _audit(tenant.id, "tenant.activate")] == [
         "tenant.deactivate", "tenant.activate"]
     assert client.post("/tenants/not-an-id/active", data={"active": "false"}).status_code == 404
+    for odd in ({}, {"active": "yes"}):
+        refused = client.post(f"/tenants/{tenant.id}/active", data=odd)
+        assert refused.status_code == 422 and "Must be true or false." in refused.text
+    assert _row(Tenant, id=tenant.id).active
 
 
 def test_a_superadmin_acting_as_a_tenant_sees_a_banner_on_every_page_and_it_is_audited(app, org, make_user):

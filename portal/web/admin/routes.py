@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from portal.services import accounts, rbac, secrets, tenants
 from portal.services.errors import Conflict, ValidationError
 from portal.services.rbac import Role
-from portal.web.pages import acting, field_errors, page, render
+from portal.web.pages import FORM_BOOLEANS, acting, field_errors, page, render
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 MEMBER_ROLES = [role.value for role in Role if role is not Role.SUPERADMIN]
@@ -69,7 +69,7 @@ def update_user(user_id: str):
     if "role" in form:
         data["role"] = form["role"]
     if "active" in form:
-        data["active"] = form["active"] == "true"
+        data["active"] = FORM_BOOLEANS.get(form["active"], form["active"])  # anything else: refused by name
     if "unlock" in form:
         data["unlock"] = True
     try:

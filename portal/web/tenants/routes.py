@@ -9,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 
 from portal.services import accounts, rbac, tenants
 from portal.services.errors import Conflict, ValidationError
-from portal.web.pages import acting, field_errors, platform_page, render
+from portal.web.pages import FORM_BOOLEANS, acting, field_errors, platform_page, render
 
 bp = Blueprint("tenants", __name__, url_prefix="/tenants")
 
@@ -43,7 +43,8 @@ def create():
 @bp.post("/<tenant_id>/active")
 @platform_page(rbac.TENANTS_MANAGE)
 def set_active(tenant_id: str):
-    tenant = tenants.set_active(acting().actor, tenant_id, request.form.get("active") == "true")
+    active = request.form.get("active", "")
+    tenant = tenants.set_active(acting().actor, tenant_id, FORM_BOOLEANS.get(active, active))
     if tenant.active:
         flash(_l("Tenant %(name)s is active again.", name=tenant.name), "info")
     else:

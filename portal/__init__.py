@@ -1,6 +1,6 @@
 """The portal: a Flask app built by create_app(); nothing happens at import."""
 
-from flask import Flask, has_request_context, request, session
+from flask import Flask, g, has_request_context, request, session
 from flask_babel import get_locale
 from flask_login import current_user
 
@@ -11,7 +11,22 @@ from portal.config import ROOT, Config
 from portal.extensions import babel, configure_sqlite_connections, csrf, db, limiter, login, migrate
 from portal.services import events, executions, outbox
 from portal.services import runtime as runtime_service
-from portal.web import api, auth, dashboard, dead_letters, errors, labels, libraries, metrics, pages, security
+from portal.services import tenants as tenants_service
+from portal.web import (
+    account,
+    admin,
+    api,
+    auth,
+    dashboard,
+    dead_letters,
+    errors,
+    labels,
+    libraries,
+    metrics,
+    pages,
+    security,
+    tenants,
+)
 from portal.web import executions as executions_pages
 from portal.web import scripts as scripts_pages
 from portal.web import session as session_wiring
@@ -58,6 +73,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(executions_pages.bp)
     app.register_blueprint(dead_letters.bp)
     app.register_blueprint(libraries.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(tenants.bp)
+    app.register_blueprint(account.bp)
     labels.init_app(app)
     pages.init_app(app)
     app.register_blueprint(metrics.bp)
@@ -79,14 +97,22 @@ def _select_locale() -> str:
         return "en"  # CLI, workers, tests: messages stored or logged in English
     lang = request.args.get("lang") or session.get("lang")
     if lang not in supported and current_user.is_authenticated:
-        lang = current_user.language
+        lang = current_user.language or _tenant_default("language")
     if lang in supported:
         return lang
     return request.accept_languages.best_match(supported) or "en"
 
 
 def _select_timezone() -> str:
-    """Times are shown in the signed-in user's time zone, UTC until they choose one."""
-    if has_request_context() and current_user.is_authenticated and current_user.timezone:
-        return current_user.timezone
+    """Times are shown in the signed-in user's time zone, else their tenant's default, else UTC."""
+    if has_request_context() and current_user.is_authenticated:
+        return current_user.timezone or _tenant_default("timezone") or "UTC"
     return "UTC"
+
+
+def _tenant_default(setting: str) -> str | None:
+    """The default language or time zone of the signed-in member's tenant (its org admin sets them; read once
+    a request), None for a superadmin."""
+    if "tenant_defaults" not in g:
+        g.tenant_defaults = tenants_service.defaults(current_user.tenant_id) if current_user.tenant_id else {}
+    return g.tenant_defaults.get(setting)

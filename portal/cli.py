@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 from portal.services import accounts, demo, executions, libraries, scheduler, secrets
@@ -182,10 +181,11 @@ def seed_demo() -> None:
 
 
 @jsr.command("cleanup")
-@click.option("--days", type=int, default=None, help="Retention in days (default JSR_RETENTION_DAYS).")
+@click.option("--days", type=int, default=None,
+              help="Retention in days for every tenant (default: each tenant's own, else JSR_RETENTION_DAYS).")
 def cleanup(days: int | None) -> None:
     """Delete finished executions older than the retention period."""
-    count = executions.cleanup(days if days is not None else current_app.config["JSR_RETENTION_DAYS"])
+    count = executions.cleanup(days)
     click.echo(f"deleted {count} executions")
 
 

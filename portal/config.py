@@ -48,6 +48,14 @@ class Config:
         # 0: this worker only drains the queue; the periodic tasks (scheduler pass, reaper) run on the others.
         self.JSR_WORKER_PERIODIC = _int("JSR_WORKER_PERIODIC", 1) != 0
         self.JSR_RETENTION_DAYS = _int("JSR_RETENTION_DAYS", 30)
+        # The platform's maxima: the highest limits an org admin may give its tenant (portal/services/tenants.py).
+        self.JSR_MAX_TIMEOUT_MS = _int("JSR_MAX_TIMEOUT_MS", 300_000)
+        self.JSR_MAX_MEMORY_MB = _int("JSR_MAX_MEMORY_MB", 512)
+        self.JSR_MAX_HOST_CALLS = _int("JSR_MAX_HOST_CALLS", 10_000)
+        self.JSR_MAX_CONCURRENCY = _int("JSR_MAX_CONCURRENCY", 50)
+        self.JSR_MAX_HTTP_PER_MINUTE = _int("JSR_MAX_HTTP_PER_MINUTE", 6_000)
+        self.JSR_MAX_RETENTION_DAYS = _int("JSR_MAX_RETENTION_DAYS", 3_650)
+        self.JSR_SIGNIN_LINK_HOURS = _int("JSR_SIGNIN_LINK_HOURS", 72)  # lifetime of an invitation's one-time link
         self.JSR_LOGIN_ATTEMPTS = _int("JSR_LOGIN_ATTEMPTS", 5)
         self.JSR_SESSION_HOURS = _int("JSR_SESSION_HOURS", 12)
         self.JSR_PROXY_HOPS = _int("JSR_PROXY_HOPS", 0)  # reverse proxies in front (ProxyFix); 0: none

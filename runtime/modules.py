@@ -39,7 +39,7 @@ _DECLARATIONS = ("function_declaration", "generator_function_declaration", "clas
 
 
 @functools.cache
-def _language() -> Language:
+def javascript_language() -> Language:
     return Language(tree_sitter_javascript.language())
 
 
@@ -165,7 +165,7 @@ def rewrite(source: str) -> Rewritten:
     if not may_be_module(source):
         return Rewritten(source)
     data = source.encode("utf-8", "surrogatepass")
-    tree = Parser(_language()).parse(data)
+    tree = Parser(javascript_language()).parse(data)
     result = Rewritten("")
     edits: list[tuple[int, int, bytes]] = []
     for node in tree.root_node.children:

@@ -35,3 +35,12 @@ def reap_stale_executions() -> int:
         for execution_id in reaped:
             events.follow_up(execution_id)
         return len(reaped)
+
+
+@huey.periodic_task(crontab(minute="17", hour="3"), retries=0)
+@huey.lock_task("cleanup-executions")
+def cleanup_executions() -> int:
+    """Daily: finished executions past their tenant's retention period are deleted (`jsr cleanup` does it
+    on demand)."""
+    with app().app_context():
+        return executions.cleanup()

@@ -116,6 +116,12 @@ class Tenant(db.Model):
     max_memory_mb: Mapped[int] = Column(Integer, default=64, server_default=text("64"))
     max_host_calls: Mapped[int] = Column(Integer, default=100, server_default=text("100"))
     max_concurrency: Mapped[int] = Column(Integer, default=5, server_default=text("5"))
+    # Set by org admins (portal/services/tenants.py); NULL: the platform's JSR_HTTP_RATE / JSR_RETENTION_DAYS.
+    max_http_per_minute: Mapped[int | None] = NullableColumn(Integer)
+    retention_days: Mapped[int | None] = NullableColumn(Integer)
+    # Defaults for members who chose none; a NULL language follows the browser.
+    timezone: Mapped[str] = Column(String(64), default="UTC", server_default="UTC")
+    language: Mapped[str | None] = NullableColumn(String(5))
     created_at: Mapped[datetime] = created_column()
 
     @validates("slug")

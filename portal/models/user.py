@@ -68,6 +68,9 @@ class User(UserMixin, db.Model):
     # The portal's language (en/ru/uz) and time zone for this user; NULL: browser language, UTC.
     language: Mapped[str | None] = NullableColumn(String(5))
     timezone: Mapped[str | None] = NullableColumn(String(64))
+    # A one-time sign-in link (an invitation): sha256 of its secret and its expiry; cleared when used.
+    signin_token_hash: Mapped[str | None] = NullableColumn(String(64), unique=True)
+    signin_token_expires_at: Mapped[datetime | None] = NullableColumn(UTCDateTime())
     created_at: Mapped[datetime] = created_column()
 
     @validates("email")

@@ -1,6 +1,8 @@
 """Tenants, users, API tokens and authentication (with login throttling)."""
 
+import hashlib
 import re
+import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -154,6 +156,13 @@ def create_tenant(actor: Actor, slug: str, name: str) -> Tenant:
     return tenant
 
 
+def password_error(password: Any) -> Any | None:
+    """The password policy: 8 to 1024 storable characters. The message when `password` breaks it, else None."""
+    if not isinstance(password, str) or not 8 <= len(password) <= 1024 or text_error(password, 1024) is not None:
+        return _l("A password has 8 to 1024 characters.")
+    return None
+
+
 @in_tenant
 def create_user(actor: Actor, tenant_id: str | None, email: str, password: str, role: str,
                 name: str = "") -> User:
@@ -162,8 +171,8 @@ def create_user(actor: Actor, tenant_id: str | None, email: str, password: str, 
     errors = {}
     if not EMAIL_RE.match(email) or text_error(email, 254) is not None:
         errors["email"] = _l("Enter a valid e-mail address.")
-    if not isinstance(password, str) or not 8 <= len(password) <= 1024 or text_error(password, 1024) is not None:
-        errors["password"] = _l("A password has 8 to 1024 characters.")
+    if (message := password_error(password)) is not None:
+        errors["password"] = message
     if (message := text_error(name, 200)) is not None:
         errors["name"] = message
     if role not in ROLES:
@@ -227,6 +236,101 @@ def update_user(actor: Actor, tenant_id: str, user_id: str, data: dict[str, Any]
                      summary=summary, details={"changes": changes, "unlocked": bool(unlock)})
         db.session.commit()
     return user
+
+
+# -- one-time sign-in links (invitations) ----------------------------------------------------
+def invite(actor: Actor, tenant_id: str, email: str, role: str, name: str = "",
+           password: str | None = None) -> tuple[User, str | None]:
+    """A new member with the initial password given, or, without one, with a random password nobody knows
+    and a one-time sign-in link (its secret returned once) through which the person chooses their own."""
+    if password is not None:
+        return create_user(actor, tenant_id, email, password, role, name), None
+    return issue_signin_link(actor, tenant_id, create_user(actor, tenant_id, email, secrets.token_urlsafe(32),
+                                                           role, name).id)
+
+
+def _link_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@in_tenant
+def issue_signin_link(actor: Actor, tenant_id: str, user_id: str) -> tuple[User, str]:
+    """The member and a new one-time sign-in link secret for them (it replaces any earlier one): used once,
+    it sets the member's password; it expires after JSR_SIGNIN_LINK_HOURS. Stored only as its sha256."""
+    rbac.require(actor, rbac.USERS_MANAGE, tenant_id)
+    user = db.session.get(User, user_id) if is_id(user_id) else None
+    if user is None or user.tenant_id != tenant_id:
+        raise NotFound(_l("User not found."))
+    secret = secrets.token_urlsafe(32)
+    expires_at = datetime.now(UTC) + timedelta(hours=current_app.config["JSR_SIGNIN_LINK_HOURS"])
+    user.signin_token_hash, user.signin_token_expires_at = _link_hash(secret), expires_at
+    audit.record(actor, "user.signin_link", tenant_id=tenant_id, target_type="user", target_id=user.id,
+                 summary=f"one-time sign-in link for {user.email}", details={"expires_at": expires_at.isoformat()})
+    db.session.commit()
+    return user, secret
+
+
+def _link_user(secret: Any) -> User:
+    user = None
+    if isinstance(secret, str) and 0 < len(secret) <= 100:
+        user = db.session.scalar(select(User).where(User.signin_token_hash == _link_hash(secret)))
+    if (user is None or not user.active or not _tenant_active(user)
+            or user.signin_token_expires_at is None or _aware(user.signin_token_expires_at) <= datetime.now(UTC)):
+        raise NotFound(_l("This sign-in link is not valid: it was used already, it expired, or it never existed. "
+                          "Ask your administrator for a new one."))
+    return user
+
+
+@in_system
+def signin_link_user(secret: str) -> User:
+    """The member a one-time link is for, while it is unused and unexpired (NotFound otherwise)."""
+    user = _link_user(secret)
+    db.session.expunge(user)
+    return user
+
+
+@in_system
+def redeem_signin_link(secret: str, password: str) -> User:
+    """Use a one-time link: set the member's password, clear the link and any lock. The link's row is
+    claimed by one UPDATE on its hash, so two uses racing each other cannot both succeed."""
+    user = _link_user(secret)
+    if (message := password_error(password)) is not None:
+        raise ValidationError({"password": message})
+    claimed = db.session.execute(update(User).where(User.id == user.id, User.signin_token_hash == _link_hash(secret))
+                                 .values(signin_token_hash=None, signin_token_expires_at=None)).rowcount
+    if claimed != 1:
+        raise NotFound(_l("This sign-in link is not valid: it was used already, it expired, or it never existed. "
+                          "Ask your administrator for a new one."))
+    user.set_password(password)
+    user.failed_logins, user.locked_until = 0, None
+    audit.record(Actor.of(user), "auth.signin_link_used", tenant_id=user.tenant_id, target_type="user",
+                 target_id=user.id, summary="chose a password through a one-time sign-in link")
+    db.session.commit()
+    return _detached(user)
+
+
+def _detached(user: User) -> User:
+    """`user` loaded afresh and detached, to be signed in outside system scope (see session_user)."""
+    db.session.refresh(user)
+    db.session.expunge(user)
+    return user
+
+
+@in_system
+def change_password(actor: Actor, current: str, new: str) -> User:
+    """The acting user's own password, given the current one; ends every other session (set_password)."""
+    user = db.session.get(User, actor.user_id) if is_id(actor.user_id) else None
+    if user is None:
+        raise NotFound(_l("User not found."))
+    if not user.check_password(current if isinstance(current, str) else ""):
+        raise ValidationError({"current_password": _l("The current password is wrong.")})
+    if (message := password_error(new)) is not None:
+        raise ValidationError({"new_password": message})
+    user.set_password(new)
+    audit.record(actor, "user.password", tenant_id=user.tenant_id, target_type="user", target_id=user.id,
+                 summary="changed own password")
+    db.session.commit()
+    return _detached(user)
 
 
 @in_system

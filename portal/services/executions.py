@@ -428,10 +428,17 @@ def reap_stale(grace_seconds: int = 60) -> list[str]:
 
 
 @in_system
-def cleanup(days: int) -> int:
-    """Delete finished executions older than `days` days; returns how many went."""
-    cutoff = datetime.now(UTC) - timedelta(days=days)
-    deleted = db.session.execute(db.delete(Execution).where(Execution.created_at < cutoff,
-                                                            Execution.status.in_(FINAL_STATUSES)))
+def cleanup(days: int | None = None) -> int:
+    """Delete finished executions older than `days` days, or, without `days`, older than each tenant's own
+    retention (JSR_RETENTION_DAYS where it set none); returns how many went."""
+    now = datetime.now(UTC)
+    retention = {tenant_id: days or own or current_app.config["JSR_RETENTION_DAYS"]
+                 for tenant_id, own in db.session.execute(select(Tenant.id, Tenant.retention_days))}
+    deleted = 0
+    for period in set(retention.values()):
+        tenant_ids = [tenant_id for tenant_id, kept in retention.items() if kept == period]
+        deleted += db.session.execute(db.delete(Execution).where(
+            Execution.tenant_id.in_(tenant_ids), Execution.created_at < now - timedelta(days=period),
+            Execution.status.in_(FINAL_STATUSES))).rowcount
     db.session.commit()
-    return deleted.rowcount
+    return deleted

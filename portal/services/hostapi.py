@@ -12,11 +12,11 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
-from limits import parse
+from limits import RateLimitItemPerMinute, parse
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
-from portal.services import cache, datastore, events, secrets
+from portal.services import cache, datastore, events, secrets, tenants
 from portal.services.errors import ServiceError, ValidationError
 from runtime import HostCall, HostError, HostRegistry
 from runtime.host.crypto import CryptoHandler
@@ -43,7 +43,8 @@ def register(app: Flask, registry: HostRegistry) -> None:
     registry.register("http", HttpHandler(AddressPolicy.from_setting(config["JSR_HTTP_ALLOW"]),
                                           max_bytes=config["JSR_HTTP_MAX_BYTES"],
                                           default_timeout_ms=config["JSR_HTTP_TIMEOUT_MS"],
-                                          admit=outbound_rate(config["JSR_HTTP_RATE"], config["REDIS_URL"])))
+                                          admit=outbound_rate(config["JSR_HTTP_RATE"], config["REDIS_URL"],
+                                                              tenant_rate=_in_context(app, tenants.http_rate))))
     registry.register("geolocation", GeolocationHandler(config["GEOLOCATION_URL"]))
     registry.register("crypto", CryptoHandler())
     registry.register("db", ServiceHandler(app, "db", DB_METHODS))
@@ -53,12 +54,30 @@ def register(app: Flask, registry: HostRegistry) -> None:
     registry.register("events", ServiceHandler(app, "events", {"publish": events.publish_from_run}, with_run=True))
 
 
-def outbound_rate(rate: str, redis_url: str | None) -> Callable[[str], bool]:
-    """JSR_HTTP_RATE per tenant (e.g. "60 per minute"), counted in Redis when configured so that every
+def outbound_rate(rate: str, redis_url: str | None,
+                  tenant_rate: Callable[[str], int | None] = lambda _tenant_id: None) -> Callable[[str], bool]:
+    """Outbound HTTP calls per tenant: the tenant's own calls per minute (`tenant_rate`, set by its org
+    admin) or else JSR_HTTP_RATE (e.g. "60 per minute"), counted in Redis when configured so that every
     process shares the count, in this process's memory otherwise."""
-    item = parse(rate)
+    default = parse(rate)
     limiter = FixedWindowRateLimiter(storage_from_string(redis_url or "memory://"))
-    return lambda tenant_id: limiter.hit(item, "jsr-http-out", tenant_id)
+
+    def admit(tenant_id: str) -> bool:
+        per_minute = tenant_rate(tenant_id)
+        return limiter.hit(default if per_minute is None else RateLimitItemPerMinute(per_minute),
+                           "jsr-http-out", tenant_id)
+
+    return admit
+
+
+def _in_context(app: Flask, function: Callable[[str], Any]) -> Callable[[str], Any]:
+    """`function` run in an app context of `app` (host handlers run on the registry's own threads)."""
+
+    def call(argument: str) -> Any:
+        with app.app_context():
+            return function(argument)
+
+    return call
 
 
 class ServiceHandler:

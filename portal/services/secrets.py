@@ -13,12 +13,13 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import Secret
+from portal.models import Script, Secret
 from portal.services import audit, rbac
 from portal.services.errors import NotFound, ValidationError, refused_writes
 from portal.services.inputs import text_error
 from portal.services.rbac import Actor
 from portal.services.scope import in_tenant
+from runtime.references import secret_names
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,99}$")
 MAX_VALUE_CHARS = 16 * 1024
@@ -63,6 +64,18 @@ def names(actor: Actor, tenant_id: str) -> list[Secret]:
     """The tenant's secrets by name (their values are never listed)."""
     rbac.require(actor, rbac.SECRETS_MANAGE, tenant_id)
     return list(db.session.scalars(select(Secret).where(Secret.tenant_id == tenant_id).order_by(Secret.name)))
+
+
+@in_tenant
+def readers(actor: Actor, tenant_id: str) -> dict[str, list[Script]]:
+    """For each secret name, the scripts whose current source reads it by a literal name
+    (`ctx.secrets.get('NAME')`, `getCredential('NAME')`, found by parsing, runtime/references.py)."""
+    rbac.require(actor, rbac.SECRETS_MANAGE, tenant_id)
+    found: dict[str, list[Script]] = {}
+    for script in db.session.scalars(select(Script).where(Script.tenant_id == tenant_id).order_by(Script.name)):
+        for name in secret_names(script.source):
+            found.setdefault(name, []).append(script)
+    return found
 
 
 @in_tenant

@@ -14,10 +14,11 @@ from flask_login import current_user, login_required
 
 from portal.models import Tenant
 from portal.services import accounts, rbac
-from portal.services.errors import NotFound, ValidationError
+from portal.services.errors import NotFound, ServiceError, ValidationError
 from portal.services.rbac import Actor
 
 ACTING_TENANT = "jsr_tenant"  # session key: the slug of the tenant a superadmin acts for
+FORM_BOOLEANS = {"true": True, "false": False}  # a form's yes/no field; other values go on for the service to refuse
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,22 @@ def page(permission: str):
             if who.tenant is None and who.actor.role is rbac.Role.SUPERADMIN:
                 return redirect(url_for("dashboard.index"))
             if not who.can(permission):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def platform_page(permission: str):
+    """A signed-in page of platform-wide work (no acting tenant needed): 403 without `permission`."""
+
+    def decorate(view):
+        @login_required
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            if not acting().actor.can(permission):
                 abort(403)
             return view(*args, **kwargs)
 
@@ -133,3 +150,11 @@ def navigate(url: str):
     if request.headers.get("HX-Request") == "true":
         return current_app.make_response(("", 204, {"HX-Redirect": url}))
     return redirect(url)
+
+
+def field_errors(exc: ServiceError) -> dict[str, str]:
+    """A service's refusal as messages by form field, for a form page to show beside its fields
+    (an error without a field goes under "form")."""
+    if isinstance(exc, ValidationError):
+        return exc.errors
+    return {exc.field or "form": str(exc.message)}

@@ -21,6 +21,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 FLASK = [sys.executable, "-m", "flask", "--app", "app"]
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+SUPERADMIN = "root@platform.test"  # besides the demo tenant's users; the demo password too
 
 
 def _free_port() -> int:
@@ -43,12 +44,15 @@ def _stop(process: subprocess.Popen) -> None:
 @pytest.fixture(scope="session")
 def portal_env(tmp_path_factory) -> dict[str, str]:
     """The environment of the portal's processes (server, worker, CLI): a fresh SQLite database with the demo
-    tenant, Huey on SQLite, one runner; failed event deliveries are retried once after 0.2 s."""
+    tenant and a superadmin, Huey on SQLite, one runner; failed event deliveries are retried once after 0.2 s."""
     instance = tmp_path_factory.mktemp("browser-instance")
     env = {**os.environ, "JSR_INSTANCE_PATH": str(instance), "DATABASE_URL": f"sqlite:///{instance / 'jsr.sqlite3'}",
            "HUEY_URL": f"sqlite:///{instance / 'huey.sqlite3'}", "JSR_RUNNERS": "1", "PYTHONPATH": str(ROOT),
-           "JSR_EVENT_RETRIES": "1", "JSR_RETRY_DELAY_S": "0.2"}
-    for command in (["db", "upgrade"], ["jsr", "seed-demo"]):
+           "JSR_EVENT_RETRIES": "1", "JSR_RETRY_DELAY_S": "0.2",
+           # every browser test signs in from 127.0.0.1: the per-address limit is tested in tests/web
+           "JSR_LOGIN_RATE": "300 per minute"}
+    for command in (["db", "upgrade"], ["jsr", "seed-demo"],
+                    ["jsr", "create-user", SUPERADMIN, "--role", "superadmin", "--password", "demo-password"]):
         subprocess.run(FLASK + command, cwd=ROOT, env=env, check=True, capture_output=True, timeout=120)
     return env
 

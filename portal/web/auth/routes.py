@@ -3,13 +3,14 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required
+from flask_login import current_user, login_required, logout_user
 
 from portal.extensions import limiter
-from portal.services import accounts
+from portal.services import accounts, tenants
 from portal.services.accounts import LANGUAGES
+from portal.services.errors import ValidationError
 from portal.web import session as sessions
-from portal.web.auth.forms import LoginForm, PreferencesForm
+from portal.web.auth.forms import LoginForm
 from portal.web.pages import ACTING_TENANT, acting
 
 bp = Blueprint("auth", __name__)
@@ -55,29 +56,47 @@ def set_language(code: str):
     return redirect(_safe_next(_same_site_path(request.referrer)) or url_for("auth.login"))
 
 
-@bp.route("/preferences", methods=["GET", "POST"])
-@login_required
-def preferences():
-    form = PreferencesForm(language=current_user.language or session.get("lang") or "en",
-                           timezone=current_user.timezone or "UTC")
-    if form.validate_on_submit():
-        accounts.set_preferences(acting().actor, language=form.language.data, timezone=form.timezone.data)
-        session["lang"] = form.language.data
-        flash(_l("Preferences saved."), "info")
-        return redirect(url_for("auth.preferences"))
-    return render_template("auth/preferences.html", form=form)
+@bp.route("/welcome/<secret>", methods=["GET", "POST"])
+def signin_link(secret: str):
+    """An invitation's one-time link: the invited member chooses a password and is signed in. The link then
+    stops working; an unknown, used or expired one answers 404 with what to do."""
+    user = accounts.signin_link_user(secret)
+    errors = {}
+    if request.method == "POST":
+        password = request.form.get("password", "")
+        if password != request.form.get("confirm_password", ""):
+            errors["confirm_password"] = str(_l("The two passwords differ."))
+        else:
+            try:
+                user = accounts.redeem_signin_link(secret, password)
+            except ValidationError as exc:
+                errors = exc.errors
+            else:
+                if current_user.is_authenticated:
+                    logout_user()
+                session.clear()
+                sessions.start(user)
+                flash(_l("Welcome! Your password is set."), "info")
+                return redirect(url_for("dashboard.index"))
+    return render_template("auth/signin_link.html", user=user, errors=errors), 422 if errors else 200
 
 
 @bp.post("/tenant")
 @login_required
 def choose_tenant():
-    """A superadmin picks the tenant the portal shows, or with an empty choice goes back to the list
-    (members always see their own)."""
+    """A superadmin acts as a tenant, or with an empty choice stops acting (members always see their own).
+    Both are written to the tenant's audit trail."""
     who = acting()
-    if who.actor.tenant_id is None:
-        session.pop(ACTING_TENANT, None)
-        if request.form.get("tenant"):
-            session[ACTING_TENANT] = accounts.tenant_by_slug(request.form["tenant"]).slug
+    if who.actor.tenant_id is not None:
+        return redirect(url_for("dashboard.index"))
+    chosen = accounts.tenant_by_slug(request.form["tenant"]) if request.form.get("tenant") else None
+    if who.tenant is not None:
+        tenants.record_acting(who.actor, who.tenant, started=False)
+    session.pop(ACTING_TENANT, None)
+    if chosen is None:
+        return redirect(url_for("tenants.index"))
+    tenants.record_acting(who.actor, chosen, started=True)
+    session[ACTING_TENANT] = chosen.slug
     return redirect(url_for("dashboard.index"))
 
 

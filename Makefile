@@ -24,10 +24,10 @@ $(VENV)/.installed: requirements.txt $(addprefix $(ENGINE_BUILD)/,build.sh quick
 	$(ENGINE_BUILD)/build.sh $(BIN)/pip $(VENV)/engine
 	touch $@
 
-# Monaco and htmx come from the npm registry into static/, the curated packages scripts may
+# Monaco, htmx and Chart.js (the dashboard's charts) come from the npm registry into static/, the curated packages scripts may
 # import (runtime/packages.py) into runtime/packages/; all git-ignored.
 PACKAGES := runtime/packages
-assets: static/monaco/vs/loader.js static/vendor/htmx.min.js $(PACKAGES)/.installed
+assets: static/monaco/vs/loader.js static/vendor/htmx.min.js static/vendor/chart.umd.min.js $(PACKAGES)/.installed
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -41,6 +41,10 @@ static/monaco/vs/loader.js: node_modules/.package-lock.json
 static/vendor/htmx.min.js: node_modules/.package-lock.json
 	mkdir -p static/vendor
 	cp node_modules/htmx.org/dist/htmx.min.js $@
+
+static/vendor/chart.umd.min.js: node_modules/.package-lock.json
+	mkdir -p static/vendor
+	cp node_modules/chart.js/dist/chart.umd.min.js $@
 
 $(PACKAGES)/.installed: node_modules/.package-lock.json
 	rm -rf $(PACKAGES) && mkdir -p $(PACKAGES)
@@ -77,7 +81,8 @@ test: setup lint
 screenshots: setup
 	JSR_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q tests/browser
 
-# Server time of the portal's list pages with 10 000 executions (SQLite; --database for PostgreSQL).
+# Server time of the portal's list pages with 10 000 executions and of the dashboard per range with 100 000
+# (SQLite; --database for PostgreSQL).
 bench-portal: setup
 	$(BIN)/python -m bench.portal_bench
 

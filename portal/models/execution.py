@@ -33,6 +33,8 @@ class Execution(db.Model):
         Index("ix_executions_tenant_id_created_at", "tenant_id", "created_at"),
         Index("ix_executions_script_id_created_at", "script_id", "created_at"),
         Index("ix_executions_tenant_id_status", "tenant_id", "status"),
+        # Covers every aggregate of the dashboard (portal/services/dashboard.py): no JSON column is read.
+        Index("ix_executions_dashboard", "tenant_id", "created_at", "status", "script_id", "duration_ms"),
         # A schedule slot runs once: the scheduler's claim makes sure, and the database refuses a second run.
         # NULL (every other trigger) never collides on either backend.
         UniqueConstraint("script_id", "scheduled_for", name="uq_executions_script_id_scheduled_for"),

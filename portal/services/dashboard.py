@@ -1,0 +1,216 @@
+"""The dashboard's figures for one tenant over a chosen range, aggregated by the database.
+
+Every figure is one SQL aggregate over the tenant's executions in the range, read along the index
+`ix_executions_dashboard` (tenant, created_at, status, script, duration; migration 0012), so the
+rows' large JSON columns are never read:
+
+* runs per time bucket and status: `date_trunc` in UTC on PostgreSQL, `strftime` on SQLite;
+* duration percentiles: `percentile_cont` on PostgreSQL; on SQLite, which has none, the same linear
+  interpolation between the two ranked durations around each percentile's position (one ordered pass
+  with `row_number()`), so both backends return the same numbers;
+* top failing and slowest scripts: grouped by script, top five by the database.
+
+The error rate is failed and timed-out runs over the runs that ended (completed, failed, timed out);
+pending, running and cancelled runs are counted in the chart but not in the rate. Buckets are UTC
+minutes, hours or days.
+"""
+
+import logging
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import case, func, literal_column, select
+
+from portal.extensions import db
+from portal.models import EXECUTION_STATUSES, DeadLetter, Execution, Script
+from portal.services import metrics, rbac, scripts
+from portal.services import runtime as runtime_service
+from portal.services.inputs import require_choice
+from portal.services.rbac import Actor
+from portal.services.scope import in_tenant
+
+log = logging.getLogger(__name__)
+
+# range -> (span, bucket unit)
+RANGES = {"1h": (timedelta(hours=1), "minute"), "24h": (timedelta(hours=24), "hour"),
+          "7d": (timedelta(days=7), "hour"), "30d": (timedelta(days=30), "day")}
+DEFAULT_RANGE = "24h"
+ERROR_STATUSES = ("failed", "timeout")
+ENDED_STATUSES = ("completed", *ERROR_STATUSES)
+PERCENTILES = (0.5, 0.95, 0.99)
+TOP = 5
+_STEP = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
+_SQLITE_FORMAT = {"minute": "%Y-%m-%d %H:%M:00", "hour": "%Y-%m-%d %H:00:00", "day": "%Y-%m-%d 00:00:00"}
+
+
+@dataclass(frozen=True)
+class ScriptFigure:
+    script_id: str
+    name: str
+    runs: int
+    failures: int = 0
+    average_ms: float | None = None
+    slowest_ms: float | None = None
+
+
+@dataclass(frozen=True)
+class Overview:
+    range: str
+    since: datetime
+    until: datetime
+    buckets: list[datetime]  # start of each bucket (UTC), oldest first
+    runs: dict[str, list[int]]  # status -> runs per bucket
+    totals: dict[str, int]  # status -> runs in the range
+    error_rate: float | None  # None: no run ended in the range
+    error_rates: list[float | None]  # per bucket
+    percentiles: dict[float, float | None]  # 0.5 -> ms
+    failing: list[ScriptFigure]
+    slowest: list[ScriptFigure]
+    upcoming: list[Script]
+    dead_letters: int
+    pool: dict[str, int]  # runners, in_use, idle of this process's RuntimePool
+    queue_depth: int | None  # None: the queue did not answer
+
+    @property
+    def total(self) -> int:
+        return sum(self.totals.values())
+
+    @property
+    def pool_utilisation(self) -> float | None:
+        return self.pool["in_use"] / self.pool["runners"] if self.pool["runners"] else None
+
+
+@in_tenant
+def overview(actor: Actor, tenant_id: str, range_key: str = DEFAULT_RANGE, now: datetime | None = None) -> Overview:
+    """Everything the dashboard shows for the tenant over the range ending `now` (default: the present)."""
+    rbac.require(actor, rbac.SCRIPTS_READ, tenant_id)
+    require_choice("range", range_key, tuple(RANGES))
+    span, unit = RANGES[range_key]
+    until = (now or datetime.now(UTC)).astimezone(UTC)
+    since = until - span
+    in_range = (Execution.tenant_id == tenant_id, Execution.created_at >= since, Execution.created_at < until)
+
+    buckets = _bucket_starts(since, until, unit)
+    position = {start: n for n, start in enumerate(buckets)}
+    runs = {status: [0] * len(buckets) for status in EXECUTION_STATUSES}
+    timed = 0  # runs with a duration: the population of the percentiles
+    bucket = _bucket(unit)
+    for start, status, count, with_duration in db.session.execute(
+            select(bucket, Execution.status, func.count(), func.count(Execution.duration_ms))
+            .where(*in_range).group_by(bucket, Execution.status)):
+        runs[status][position[_as_utc(start)]] += count
+        timed += with_duration
+    totals = {status: sum(counts) for status, counts in runs.items()}
+    per_bucket = [_error_rate({status: runs[status][n] for status in ENDED_STATUSES}) for n in range(len(buckets))]
+    failing, slowest = _script_figures(actor, tenant_id, in_range)
+    return Overview(
+        range=range_key, since=since, until=until, buckets=buckets, runs=runs, totals=totals,
+        error_rate=_error_rate(totals), error_rates=per_bucket, percentiles=_percentiles(in_range, timed),
+        failing=failing, slowest=slowest, upcoming=_upcoming(tenant_id), dead_letters=_dead_letters(tenant_id),
+        pool=_pool(), queue_depth=_queue_depth())
+
+
+def _bucket(unit: str):
+    """The start of a run's bucket as SQL; the unit is a constant of ours, inlined so that the select and
+    the GROUP BY render the very same expression."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return func.date_trunc(literal_column(f"'{unit}'"), Execution.created_at, literal_column("'UTC'"))
+    return func.strftime(literal_column(f"'{_SQLITE_FORMAT[unit]}'"), Execution.created_at)
+
+
+def _as_utc(value: datetime | str) -> datetime:
+    """A bucket start as aware UTC (SQLite answers text, PostgreSQL a timestamptz)."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _truncate(moment: datetime, unit: str) -> datetime:
+    fields = {"minute": dict(second=0), "hour": dict(minute=0, second=0),
+              "day": dict(hour=0, minute=0, second=0)}[unit]
+    return moment.replace(microsecond=0, **fields)
+
+
+def _bucket_starts(since: datetime, until: datetime, unit: str) -> list[datetime]:
+    """Every bucket that overlaps [since, until): empty ones too, so the chart's time axis has no gaps."""
+    start, step, starts = _truncate(since, unit), _STEP[unit], []
+    while start < until:
+        starts.append(start)
+        start += step
+    return starts
+
+
+def _error_rate(ended: dict[str, int]) -> float | None:
+    total = sum(ended.get(status, 0) for status in ENDED_STATUSES)
+    return sum(ended.get(status, 0) for status in ERROR_STATUSES) / total if total else None
+
+
+def _percentiles(in_range: tuple, timed: int) -> dict[float, float | None]:
+    """p50/p95/p99 of the durations in the range, as PostgreSQL's percentile_cont computes them."""
+    if timed == 0:
+        return dict.fromkeys(PERCENTILES)
+    condition = (*in_range, Execution.duration_ms.is_not(None))
+    if db.session.get_bind().dialect.name == "postgresql":
+        row = db.session.execute(select(*(func.percentile_cont(p).within_group(Execution.duration_ms)
+                                          for p in PERCENTILES)).where(*condition)).one()
+        return dict(zip(PERCENTILES, row, strict=True))
+    # position p·(n-1) in the sorted durations, interpolated between its two neighbours
+    positions = {p: p * (timed - 1) for p in PERCENTILES}
+    wanted = {int(math.floor(x)) for x in positions.values()} | {int(math.ceil(x)) for x in positions.values()}
+    ranked = select(Execution.duration_ms.label("ms"),
+                    (func.row_number().over(order_by=Execution.duration_ms) - 1).label("rank")
+                    ).where(*condition).subquery()
+    value = dict(db.session.execute(select(ranked.c.rank, ranked.c.ms).where(ranked.c.rank.in_(wanted))).all())
+    result = {}
+    for p, x in positions.items():
+        low, high = value[math.floor(x)], value[math.ceil(x)]
+        result[p] = low + (high - low) * (x - math.floor(x))
+    return result
+
+
+def _script_figures(actor: Actor, tenant_id: str, in_range: tuple) -> tuple[list[ScriptFigure], list[ScriptFigure]]:
+    """The scripts with the most failed runs and those with the longest average run in the range."""
+    failures = func.sum(case((Execution.status.in_(ERROR_STATUSES), 1), else_=0)).label("failures")
+    runs = func.count().label("runs")
+    failing = db.session.execute(
+        select(Execution.script_id, runs, failures).where(*in_range).group_by(Execution.script_id)
+        .having(failures > 0).order_by(failures.desc(), Execution.script_id).limit(TOP)).all()
+    average = func.avg(Execution.duration_ms).label("average")
+    slowest = db.session.execute(
+        select(Execution.script_id, func.count(Execution.duration_ms), average, func.max(Execution.duration_ms))
+        .where(*in_range, Execution.duration_ms.is_not(None)).group_by(Execution.script_id)
+        .order_by(average.desc(), Execution.script_id).limit(TOP)).all()
+    names = scripts.names(actor, tenant_id, list({row[0] for row in failing} | {row[0] for row in slowest}))
+    return ([ScriptFigure(script_id, names.get(script_id, ""), runs=count, failures=failed)
+             for script_id, count, failed in failing],
+            [ScriptFigure(script_id, names.get(script_id, ""), runs=count, average_ms=avg, slowest_ms=most)
+             for script_id, count, avg, most in slowest])
+
+
+def _upcoming(tenant_id: str) -> list[Script]:
+    """The next scheduled runs of the tenant's active scheduled scripts."""
+    return list(db.session.scalars(
+        select(Script).where(Script.tenant_id == tenant_id, Script.type == "scheduled", Script.status == "active",
+                             Script.next_run_at.is_not(None)).order_by(Script.next_run_at).limit(TOP)))
+
+
+def _dead_letters(tenant_id: str) -> int:
+    """Dead letters not replayed yet."""
+    return db.session.scalar(select(func.count()).select_from(DeadLetter)
+                             .where(DeadLetter.tenant_id == tenant_id, DeadLetter.status == "dead"))
+
+
+def _pool() -> dict[str, Any]:
+    state = runtime_service.pool().metrics()
+    return {"runners": state["runners"], "in_use": state["in_use"], "idle": state["idle"]}
+
+
+def _queue_depth() -> int | None:
+    """Tasks waiting in the Huey queue; a queue that does not answer must not take the dashboard down."""
+    try:
+        return current_app.extensions[metrics.QUEUE_DEPTH_KEY]()
+    except Exception:
+        log.exception("the queue's depth could not be read")
+        return None

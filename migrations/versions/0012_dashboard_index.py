@@ -1,4 +1,4 @@
-"""dashboard index: one index that covers every aggregate of the dashboard
+"""dashboard indexes: one that covers every aggregate of the dashboard, one for percentiles on SQLite
 
 Revision ID: 0012_dashboard_index
 Revises: 0010_execution_search_index
@@ -7,6 +7,8 @@ Create Date: 2026-11-27 09:30:00
 The dashboard (portal/services/dashboard.py) counts, groups and ranks a tenant's executions of a time
 range by status, script and duration. With (tenant_id, created_at, status, script_id, duration_ms)
 every one of those queries reads the index alone, never the rows with their large JSON columns.
+SQLite has no percentile_cont: the duration percentiles are read there by offset along
+(tenant_id, duration_ms, created_at) instead of sorting the range (PostgreSQL sorts; no index).
 """
 from alembic import op
 
@@ -17,11 +19,16 @@ branch_labels = None
 depends_on = None
 
 COLUMNS = ["tenant_id", "created_at", "status", "script_id", "duration_ms"]
+SQLITE_DURATION_COLUMNS = ["tenant_id", "duration_ms", "created_at"]
 
 
 def upgrade():
     op.create_index("ix_executions_dashboard", "executions", COLUMNS)
+    if op.get_bind().dialect.name == "sqlite":
+        op.create_index("ix_executions_tenant_id_duration", "executions", SQLITE_DURATION_COLUMNS)
 
 
 def downgrade():
+    if op.get_bind().dialect.name == "sqlite":
+        op.drop_index("ix_executions_tenant_id_duration", table_name="executions")
     op.drop_index("ix_executions_dashboard", table_name="executions")

@@ -76,6 +76,10 @@ class Execution(db.Model):
         return f"<Execution {self.id} {self.status}>"
 
 
+# The dashboard's duration percentiles on SQLite, which lacks percentile_cont, step along this index by
+# offset instead of sorting (portal/services/dashboard.py; migration 0012).
+Index("ix_executions_tenant_id_duration", Execution.tenant_id, Execution.duration_ms, Execution.created_at
+      ).ddl_if(dialect="sqlite")
 # The history's search, `CAST(input AS text) ILIKE '%…%'`, reads these trigram indexes on PostgreSQL (migration 0010).
 Index("ix_executions_input_trgm", cast(Execution.input, Text).label("input_text"), postgresql_using="gin",
       postgresql_ops={"input_text": "gin_trgm_ops"}).ddl_if(dialect="postgresql")

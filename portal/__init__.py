@@ -11,7 +11,7 @@ from portal.config import ROOT, Config
 from portal.extensions import babel, configure_sqlite_connections, csrf, db, limiter, login, migrate
 from portal.services import events, executions, outbox
 from portal.services import runtime as runtime_service
-from portal.web import api, auth, dashboard, errors, labels, metrics, pages, security
+from portal.web import api, audit, auth, dashboard, errors, labels, metrics, pages, security
 from portal.web import executions as executions_pages
 from portal.web import scripts as scripts_pages
 from portal.web import session as session_wiring
@@ -56,6 +56,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(scripts_pages.bp)
     app.register_blueprint(executions_pages.bp)
+    app.register_blueprint(audit.bp)
     labels.init_app(app)
     pages.init_app(app)
     app.register_blueprint(metrics.bp)

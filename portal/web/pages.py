@@ -6,13 +6,15 @@ The view-level checks here are the first line; the services check every permissi
 
 import functools
 from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
 
 from flask import Flask, abort, current_app, g, redirect, render_template, request, session, url_for
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from portal.models import Tenant
 from portal.services import accounts, rbac
-from portal.services.errors import NotFound
+from portal.services.errors import NotFound, ValidationError
 from portal.services.rbac import Actor
 
 ACTING_TENANT = "jsr_tenant"  # session key: the slug of the tenant a superadmin acts for
@@ -97,6 +99,18 @@ def int_arg(name: str, default: int = 0, minimum: int = 0) -> int:
         return max(minimum, int(request.args.get(name, default)))
     except ValueError:
         return default
+
+
+def day_arg(name: str, end: bool = False) -> datetime | None:
+    """A date filter (YYYY-MM-DD, a UTC day) as the start of that day, or of the next one for `end`."""
+    value = request.args.get(name)
+    if not value:
+        return None
+    try:
+        day = datetime.fromisoformat(value).date()
+    except ValueError:
+        raise ValidationError({name: _l("Use a date such as 2026-11-27.")}) from None
+    return datetime.combine(day + timedelta(days=1) if end else day, time.min, UTC)
 
 
 def navigate(url: str):

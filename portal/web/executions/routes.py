@@ -1,34 +1,20 @@
 """Execution history (filters, live status by htmx polling) and the detail page."""
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime
 
 from flask import Blueprint, Response, request, url_for
-from flask_babel import lazy_gettext as _l
 
 from portal.models import EXECUTION_STATUSES, TRIGGERS
 from portal.services import accounts, executions, rbac, scripts
-from portal.services.errors import ValidationError
 from portal.services.queries import MAX_PAGE
 from portal.web.executions import exports
-from portal.web.pages import acting, navigate, page, render
+from portal.web.pages import acting, day_arg, navigate, page, render
 
 bp = Blueprint("executions", __name__, url_prefix="/executions")
 PAGE_SIZE = 50
 EXPORT_ROWS = 10_000
 LIVE = ("pending", "running")
 FILTERS = ("script_id", "status", "trigger", "since", "until", "q")
-
-
-def _day(name: str, end: bool = False) -> datetime | None:
-    """A date filter (YYYY-MM-DD, a UTC day) as the start of that day, or of the next one for `end`."""
-    value = request.args.get(name)
-    if not value:
-        return None
-    try:
-        day = datetime.fromisoformat(value).date()
-    except ValueError:
-        raise ValidationError({name: _l("Use a date such as 2026-11-27.")}) from None
-    return datetime.combine(day + timedelta(days=1) if end else day, time.min, UTC)
 
 
 def _filters() -> dict[str, str | None]:
@@ -40,7 +26,7 @@ def _filtered(limit: int, before: str | None) -> list:
     who = acting()
     args = _filters()
     return executions.list_executions(who.actor, who.tenant_id, script_id=args["script_id"], status=args["status"],
-                                      trigger=args["trigger"], since=_day("since"), until=_day("until", end=True),
+                                      trigger=args["trigger"], since=day_arg("since"), until=day_arg("until", end=True),
                                       search=args["q"], before=before, limit=limit)
 
 

@@ -6,7 +6,8 @@ Create Date: 2026-11-27 09:30:00
 
 The dashboard (portal/services/dashboard.py) counts, groups and ranks a tenant's executions of a time
 range by status, script and duration. With (tenant_id, created_at, status, script_id, duration_ms)
-every one of those queries reads the index alone, never the rows with their large JSON columns.
+every one of those queries reads the index alone, never the rows with their large JSON columns. It
+starts with (tenant_id, created_at), so it replaces ix_executions_tenant_id_created_at for the history.
 SQLite has no percentile_cont: the duration percentiles are read there by offset along
 (tenant_id, duration_ms, created_at) instead of sorting the range (PostgreSQL sorts; no index).
 """
@@ -24,6 +25,7 @@ SQLITE_DURATION_COLUMNS = ["tenant_id", "duration_ms", "created_at"]
 
 def upgrade():
     op.create_index("ix_executions_dashboard", "executions", COLUMNS)
+    op.drop_index("ix_executions_tenant_id_created_at", table_name="executions")
     if op.get_bind().dialect.name == "sqlite":
         op.create_index("ix_executions_tenant_id_duration", "executions", SQLITE_DURATION_COLUMNS)
 
@@ -31,4 +33,5 @@ def upgrade():
 def downgrade():
     if op.get_bind().dialect.name == "sqlite":
         op.drop_index("ix_executions_tenant_id_duration", table_name="executions")
+    op.create_index("ix_executions_tenant_id_created_at", "executions", ["tenant_id", "created_at"])
     op.drop_index("ix_executions_dashboard", table_name="executions")

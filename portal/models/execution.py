@@ -30,10 +30,10 @@ def error_record(kind: str, type_: str, message: str) -> dict[str, Any]:
 class Execution(db.Model):
     __tablename__ = "executions"
     __table_args__ = (
-        Index("ix_executions_tenant_id_created_at", "tenant_id", "created_at"),
         Index("ix_executions_script_id_created_at", "script_id", "created_at"),
         Index("ix_executions_tenant_id_status", "tenant_id", "status"),
-        # Covers every aggregate of the dashboard (portal/services/dashboard.py): no JSON column is read.
+        # The history's order (tenant, newest first), and covering every aggregate of the dashboard
+        # (portal/services/dashboard.py), so that no JSON column is read for it (migration 0012).
         Index("ix_executions_dashboard", "tenant_id", "created_at", "status", "script_id", "duration_ms"),
         # A schedule slot runs once: the scheduler's claim makes sure, and the database refuses a second run.
         # NULL (every other trigger) never collides on either backend.

@@ -404,7 +404,7 @@ def test_history_search_uses_the_trigram_indexes_on_postgresql(app, workspace):
     # indexes (they win from some ten thousand runs of one tenant up): without that index, in a transaction
     # rolled back, and without sequential scans, the plan shows the search's own expression is indexed.
     with db.engine.connect() as connection, connection.begin() as transaction:
-        for index in ("ix_executions_tenant_id_created_at", "ix_executions_tenant_id_status"):
+        for index in ("ix_executions_dashboard", "ix_executions_tenant_id_status"):
             connection.exec_driver_sql(f"DROP INDEX {index}")
         connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
         plan = "\n".join(row[0] for row in connection.exec_driver_sql(f"EXPLAIN {statement}", parameters))

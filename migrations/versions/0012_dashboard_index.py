@@ -1,4 +1,4 @@
-"""dashboard indexes: one that covers every aggregate of the dashboard, one for percentiles on SQLite
+"""dashboard indexes: covering the dashboard's aggregates per tenant and per script; percentiles on SQLite
 
 Revision ID: 0012_dashboard_index
 Revises: 0010_execution_search_index
@@ -8,6 +8,8 @@ The dashboard (portal/services/dashboard.py) counts, groups and ranks a tenant's
 range by status, script and duration. With (tenant_id, created_at, status, script_id, duration_ms)
 every one of those queries reads the index alone, never the rows with their large JSON columns. It
 starts with (tenant_id, created_at), so it replaces ix_executions_tenant_id_created_at for the history.
+On SQLite, which aggregates only by sorting, each script adds up its own runs along
+(script_id, created_at, status, duration_ms); that index replaces ix_executions_script_id_created_at.
 SQLite has no percentile_cont: the duration percentiles are read there by offset along
 (tenant_id, duration_ms, created_at) instead of sorting the range (PostgreSQL sorts; no index).
 """
@@ -20,12 +22,15 @@ branch_labels = None
 depends_on = None
 
 COLUMNS = ["tenant_id", "created_at", "status", "script_id", "duration_ms"]
+SCRIPT_COLUMNS = ["script_id", "created_at", "status", "duration_ms"]
 SQLITE_DURATION_COLUMNS = ["tenant_id", "duration_ms", "created_at"]
 
 
 def upgrade():
     op.create_index("ix_executions_dashboard", "executions", COLUMNS)
     op.drop_index("ix_executions_tenant_id_created_at", table_name="executions")
+    op.create_index("ix_executions_script_id_figures", "executions", SCRIPT_COLUMNS)
+    op.drop_index("ix_executions_script_id_created_at", table_name="executions")
     if op.get_bind().dialect.name == "sqlite":
         op.create_index("ix_executions_tenant_id_duration", "executions", SQLITE_DURATION_COLUMNS)
 
@@ -33,5 +38,7 @@ def upgrade():
 def downgrade():
     if op.get_bind().dialect.name == "sqlite":
         op.drop_index("ix_executions_tenant_id_duration", table_name="executions")
+    op.create_index("ix_executions_script_id_created_at", "executions", ["script_id", "created_at"])
+    op.drop_index("ix_executions_script_id_figures", table_name="executions")
     op.create_index("ix_executions_tenant_id_created_at", "executions", ["tenant_id", "created_at"])
     op.drop_index("ix_executions_dashboard", table_name="executions")

@@ -5,11 +5,11 @@ Revises: 0010_execution_search_index
 Create Date: 2026-11-27 09:30:00
 
 The dashboard (portal/services/dashboard.py) counts, groups and ranks a tenant's executions of a time
-range by status, script and duration. With (tenant_id, created_at, status, script_id, duration_ms)
-every one of those queries reads the index alone, never the rows with their large JSON columns. It
-starts with (tenant_id, created_at), so it replaces ix_executions_tenant_id_created_at for the history.
-On SQLite, which aggregates only by sorting, each script adds up its own runs along
-(script_id, created_at, status, duration_ms); that index replaces ix_executions_script_id_created_at.
+range by status, script and duration: each time bucket counts its runs along (tenant_id, created_at,
+status, script_id, duration_ms), each script along (script_id, created_at, status, duration_ms,
+tenant_id), reading the index alone, never the rows with their large JSON columns (the tenant is in
+both so that PostgreSQL's row-level security policy is checked on the index entry). They start with
+(tenant_id, created_at) and (script_id, created_at), so they replace the two indexes of that name.
 SQLite has no percentile_cont: the duration percentiles are read there by offset along
 (tenant_id, duration_ms, created_at) instead of sorting the range (PostgreSQL sorts; no index).
 """
@@ -22,7 +22,7 @@ branch_labels = None
 depends_on = None
 
 COLUMNS = ["tenant_id", "created_at", "status", "script_id", "duration_ms"]
-SCRIPT_COLUMNS = ["script_id", "created_at", "status", "duration_ms"]
+SCRIPT_COLUMNS = ["script_id", "created_at", "status", "duration_ms", "tenant_id"]
 SQLITE_DURATION_COLUMNS = ["tenant_id", "duration_ms", "created_at"]
 
 

@@ -30,8 +30,8 @@ def error_record(kind: str, type_: str, message: str) -> dict[str, Any]:
 class Execution(db.Model):
     __tablename__ = "executions"
     __table_args__ = (
-        # A script's history, and its figures on the dashboard on SQLite (migration 0012).
-        Index("ix_executions_script_id_figures", "script_id", "created_at", "status", "duration_ms"),
+        # A script's history, and its figures on the dashboard (migration 0012).
+        Index("ix_executions_script_id_figures", "script_id", "created_at", "status", "duration_ms", "tenant_id"),
         Index("ix_executions_tenant_id_status", "tenant_id", "status"),
         # The history's order (tenant, newest first), and covering every aggregate of the dashboard
         # (portal/services/dashboard.py), so that no JSON column is read for it (migration 0012).

@@ -9,7 +9,8 @@ column, sort or hash table is involved:
   `generate_series` on PostgreSQL, by `strftime` on SQLite; each counts its runs per status along
   `ix_executions_dashboard` (tenant, created_at, status, script, duration; migration 0012);
 * failures, run counts and average and longest duration per script of the tenant, along
-  `ix_executions_script_id_figures` (script, created_at, status, duration);
+  `ix_executions_script_id_figures` (script, created_at, status, duration, tenant: the tenant last so
+  that PostgreSQL's row-level security policy is checked on the index entry, without a heap fetch);
 * duration percentiles: `percentile_cont` on PostgreSQL; on SQLite, which has none, the same linear
   interpolation between the two ranked durations around each percentile's position, read by offset
   along a SQLite-only index on (tenant, duration, created_at), so both backends give the same numbers.
@@ -56,12 +57,17 @@ def _bucket_counts(postgresql: bool):
     """One row per bucket of [since, until): its start and [runs with a duration, runs per status...]."""
     if postgresql:
         per_status = ", ".join(f"count(*) FILTER (WHERE status = '{s}')" for s in EXECUTION_STATUSES)
+        # The bounds are computed once per bucket (MATERIALIZED): under row-level security only plain
+        # comparisons become index conditions, and `start + :step` inlined would not be one.
         return text(f"""
+            WITH buckets AS MATERIALIZED (
+                SELECT start, greatest(start, :since) AS low, least(start + :step, :until) AS high
+                FROM generate_series(date_trunc(:unit, CAST(:since AS timestamptz), 'UTC'), :until, :step) AS start
+                WHERE start < :until
+            )
             SELECT start, (SELECT json_build_array(count(duration_ms), {per_status}) FROM executions
-                           WHERE tenant_id = :tenant_id AND created_at >= greatest(start, :since)
-                             AND created_at < least(start + :step, :until))
-            FROM generate_series(date_trunc(:unit, CAST(:since AS timestamptz), 'UTC'), :until, :step) AS b(start)
-            WHERE start < :until""")
+                           WHERE tenant_id = :tenant_id AND created_at >= low AND created_at < high)
+            FROM buckets""")
     per_status = ", ".join(f"sum(status = '{s}')" for s in EXECUTION_STATUSES)
     return text(f"""
         WITH RECURSIVE buckets(start) AS (
@@ -223,14 +229,14 @@ def _interpolated(condition: tuple, count: int, p: float) -> float:
 def _script_figures(actor: Actor, tenant_id: str, since: datetime,
                     until: datetime) -> tuple[list[ScriptFigure], list[ScriptFigure]]:
     """The scripts with the most failed runs and those with the longest average run in the range. Each of
-    the tenant's scripts adds up its own runs (a script's runs are its tenant's); ranking fifty or a few
-    hundred rows is cheap next to reading the runs."""
+    the tenant's scripts adds up its own runs; ranking fifty or a few hundred rows is cheap next to reading
+    the runs."""
     failures = func.sum(case((Execution.status.in_(ERROR_STATUSES), 1), else_=0))
     json_array = func.json_build_array if _postgresql() else func.json_array
     per_script = (select(json_array(func.count(), failures, func.count(Execution.duration_ms),
                                     func.avg(Execution.duration_ms), func.max(Execution.duration_ms)))
-                  .where(Execution.script_id == Script.id, Execution.created_at >= since,
-                         Execution.created_at < until).scalar_subquery())
+                  .where(Execution.script_id == Script.id, Execution.tenant_id == tenant_id,
+                         Execution.created_at >= since, Execution.created_at < until).scalar_subquery())
     rows = [(script_id, *_json(found)) for script_id, found in
             db.session.execute(select(Script.id, per_script).where(Script.tenant_id == tenant_id))]
     failing = sorted((row for row in rows if row[2]), key=lambda row: (-row[2], row[0]))[:TOP]

@@ -15,15 +15,9 @@ from portal.models import AuditEvent, Execution
 from portal.services import audit, scripts
 from portal.services.rbac import Actor
 from portal.tenancy import system_scope
-from tests.conftest import DEFAULT_PASSWORD
+from tests.conftest import sign_in
 
 HTMX = {"HX-Request": "true"}
-
-
-def _signed_in(app, user):
-    client = app.test_client()
-    assert client.post("/login", data={"email": user.email, "password": DEFAULT_PASSWORD}).status_code == 302
-    return client
 
 
 @pytest.fixture
@@ -41,7 +35,7 @@ def tenant_with_runs(app, make_tenant, make_user, make_script):
         db.session.commit()
 
     def signed_in(role="org_admin"):
-        return _signed_in(app, admin if role == "org_admin" else make_user(role=role, tenant=tenant))
+        return sign_in(app, admin if role == "org_admin" else make_user(role=role, tenant=tenant))
 
     return signed_in, tenant, admin, script
 
@@ -104,7 +98,7 @@ def test_chart_labels_legends_and_axis_titles_are_in_the_users_language(tenant_w
 def test_a_superadmin_still_chooses_a_tenant_first_then_sees_its_dashboard_and_audit(app, tenant_with_runs,
                                                                                    make_user):
     _, tenant, *_ = tenant_with_runs
-    client = _signed_in(app, make_user(role="superadmin"))
+    client = sign_in(app, make_user(role="superadmin"))
     assert "Choose a tenant" in client.get("/").text
     assert client.get("/audit").status_code == 302
     client.post("/tenant", data={"tenant": tenant.slug})

@@ -5,9 +5,8 @@ from datetime import UTC, datetime
 from flask import Blueprint, Response, request
 
 from portal.services import accounts, audit, rbac
-from portal.services.queries import MAX_PAGE
 from portal.web.audit import exports
-from portal.web.pages import acting, day_arg, page, render
+from portal.web.pages import acting, day_arg, filter_args, newest_first, page, render
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 PAGE_SIZE = 50
@@ -15,14 +14,10 @@ EXPORT_ROWS = 10_000
 FILTERS = ("user_id", "action", "target_type", "target_id", "since", "until")
 
 
-def _filters() -> dict[str, str | None]:
-    return {name: request.args.get(name) or None for name in FILTERS}
-
-
 def _filtered(limit: int, before: str | None) -> list:
     """One page of the entries the query string's filters select, older than `before` when given."""
     who = acting()
-    args = _filters()
+    args = filter_args(FILTERS)
     return audit.list_events(who.actor, who.tenant_id, user_id=args["user_id"], action=args["action"],
                              target_type=args["target_type"], target_id=args["target_id"], since=day_arg("since"),
                              until=day_arg("until", end=True), before=before, limit=limit)
@@ -41,8 +36,8 @@ def index():
     found = _filtered(PAGE_SIZE + 1, before)
     entries = found[:PAGE_SIZE]
     choices = audit.filter_choices(who.actor, who.tenant_id)
-    return render("audit/list.html", "results", entries=entries, before=before, filters=_filters(), choices=choices,
-                  older=entries[-1].id if len(found) > PAGE_SIZE else None,
+    return render("audit/list.html", "results", entries=entries, before=before, filters=filter_args(FILTERS),
+                  choices=choices, older=entries[-1].id if len(found) > PAGE_SIZE else None,
                   user_names=_user_names(entries, choices["users"]), field_changes=audit.field_changes)
 
 
@@ -50,9 +45,7 @@ def index():
 @page(rbac.AUDIT_READ)
 def export():
     """The filtered entries (newest first, at most EXPORT_ROWS) as a CSV download."""
-    rows = []
-    while len(rows) < EXPORT_ROWS and (batch := _filtered(MAX_PAGE, rows[-1].id if rows else None)):
-        rows.extend(batch)
+    rows = newest_first(_filtered, EXPORT_ROWS)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    return Response(exports.as_csv(rows[:EXPORT_ROWS], _user_names(rows, [])), mimetype="text/csv",
+    return Response(exports.as_csv(rows, _user_names(rows, [])), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="audit-{stamp}.csv"'})

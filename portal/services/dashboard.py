@@ -118,10 +118,6 @@ class Overview:
     def total(self) -> int:
         return sum(self.totals.values())
 
-    @property
-    def pool_utilisation(self) -> float | None:
-        return self.pool["in_use"] / self.pool["runners"] if self.pool["runners"] else None
-
 
 @in_tenant
 def overview(actor: Actor, tenant_id: str, range_key: str = DEFAULT_RANGE, now: datetime | None = None) -> Overview:
@@ -133,12 +129,10 @@ def overview(actor: Actor, tenant_id: str, range_key: str = DEFAULT_RANGE, now: 
     since = until - span
     in_range = (Execution.tenant_id == tenant_id, Execution.created_at >= since, Execution.created_at < until)
 
-    buckets = _bucket_starts(since, until, unit)
-    position = {start: n for n, start in enumerate(buckets)}
-    runs = {status: [0] * len(buckets) for status in EXECUTION_STATUSES}
-    counted, timed = _runs_per_bucket(tenant_id, since, until, unit)
-    for start, status, count in counted:
-        runs[status][position[_as_utc(start)]] += count
+    counted = _runs_per_bucket(tenant_id, since, until, unit)
+    buckets = [start for start, _ in counted]
+    runs = {status: [counts[1 + n] or 0 for _, counts in counted] for n, status in enumerate(EXECUTION_STATUSES)}
+    timed = sum(counts[0] for _, counts in counted)  # runs with a duration: the population of the percentiles
     totals = {status: sum(counts) for status, counts in runs.items()}
     per_bucket = [_error_rate({status: runs[status][n] for status in ENDED_STATUSES}) for n in range(len(buckets))]
     failing, slowest = _script_figures(actor, tenant_id, since, until)
@@ -149,21 +143,16 @@ def overview(actor: Actor, tenant_id: str, range_key: str = DEFAULT_RANGE, now: 
         pool=_pool(), queue_depth=_queue_depth())
 
 
-def _runs_per_bucket(tenant_id: str, since: datetime, until: datetime,
-                     unit: str) -> tuple[list[tuple[Any, str, int]], int]:
-    """([(bucket start, status, runs)] for every bucket and status with runs, runs with a duration)."""
+def _runs_per_bucket(tenant_id: str, since: datetime, until: datetime, unit: str) -> list[tuple[datetime, list]]:
+    """Every bucket that overlaps [since, until), empty ones too (the chart's time axis has no gaps), oldest
+    first: its start (aware UTC) and [runs with a duration, runs per status in EXECUTION_STATUSES order]."""
     if _postgresql():
         params = {"since": since, "until": until, "unit": unit, "step": _STEP[unit]}
     else:
         params = {"since": since.strftime(_SQLITE_STORED), "until": until.strftime(_SQLITE_STORED),
                   "format": _SQLITE_FORMAT[unit], "step": f"+1 {unit}"}
-    counted, timed = [], 0
-    for start, counts in db.session.execute(_bucket_counts(_postgresql()), {"tenant_id": tenant_id, **params}):
-        with_duration, *per_status = _json(counts)
-        timed += with_duration
-        counted.extend((start, status, count)
-                       for status, count in zip(EXECUTION_STATUSES, per_status, strict=True) if count)
-    return counted, timed
+    rows = db.session.execute(_bucket_counts(_postgresql()), {"tenant_id": tenant_id, **params})
+    return sorted((_as_utc(start), _json(counts)) for start, counts in rows)
 
 
 def _postgresql() -> bool:
@@ -174,21 +163,6 @@ def _as_utc(value: datetime | str) -> datetime:
     """A bucket start as aware UTC (SQLite answers text, PostgreSQL a timestamptz)."""
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _truncate(moment: datetime, unit: str) -> datetime:
-    fields = {"minute": dict(second=0), "hour": dict(minute=0, second=0),
-              "day": dict(hour=0, minute=0, second=0)}[unit]
-    return moment.replace(microsecond=0, **fields)
-
-
-def _bucket_starts(since: datetime, until: datetime, unit: str) -> list[datetime]:
-    """Every bucket that overlaps [since, until): empty ones too, so the chart's time axis has no gaps."""
-    start, step, starts = _truncate(since, unit), _STEP[unit], []
-    while start < until:
-        starts.append(start)
-        start += step
-    return starts
 
 
 def _error_rate(ended: dict[str, int]) -> float | None:

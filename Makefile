@@ -24,11 +24,11 @@ $(VENV)/.installed: requirements.txt $(addprefix $(ENGINE_BUILD)/,build.sh quick
 	$(ENGINE_BUILD)/build.sh $(BIN)/pip $(VENV)/engine
 	touch $@
 
-# Monaco and htmx come from the npm registry into static/, the curated packages scripts may
-# import (runtime/packages.py) into runtime/packages/, beside the time-zone table that Intl.DateTimeFormat
-# reads (runtime/zonetable.py, from Python's zoneinfo); all git-ignored.
+# Monaco, htmx and Chart.js (the dashboard's charts) come from the npm registry into static/, the curated
+# packages scripts may import (runtime/packages.py) into runtime/packages/, beside the time-zone table that
+# Intl.DateTimeFormat reads (runtime/zonetable.py, from Python's zoneinfo); all git-ignored.
 PACKAGES := runtime/packages
-assets: static/monaco/vs/loader.js static/vendor/htmx.min.js $(PACKAGES)/.installed
+assets: static/monaco/vs/loader.js static/vendor/htmx.min.js static/vendor/chart.umd.min.js $(PACKAGES)/.installed
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -42,6 +42,10 @@ static/monaco/vs/loader.js: node_modules/.package-lock.json
 static/vendor/htmx.min.js: node_modules/.package-lock.json
 	mkdir -p static/vendor
 	cp node_modules/htmx.org/dist/htmx.min.js $@
+
+static/vendor/chart.umd.min.js: node_modules/.package-lock.json
+	mkdir -p static/vendor
+	cp node_modules/chart.js/dist/chart.umd.min.js $@
 
 $(PACKAGES)/.installed: node_modules/.package-lock.json $(VENV)/.installed runtime/zonetable.py
 	rm -rf $(PACKAGES) && mkdir -p $(PACKAGES)
@@ -80,7 +84,8 @@ test: setup lint
 screenshots: setup
 	JSR_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q tests/browser
 
-# Server time of the portal's list pages with 10 000 executions (SQLite; --database for PostgreSQL).
+# Server time of the portal's list pages with 10 000 executions and of the dashboard per range with 100 000
+# (SQLite; --database for PostgreSQL).
 bench-portal: setup
 	$(BIN)/python -m bench.portal_bench
 

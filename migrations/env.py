@@ -4,6 +4,7 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
+from portal.extensions import created_on
 from portal.models.tenant import UTCDateTime
 
 # this is the Alembic Config object, which provides
@@ -102,10 +103,13 @@ def run_migrations_online():
             # Batch migrations rebuild SQLite tables; with foreign keys enforced (as the app asks on
             # every connection), dropping the old copy of a parent table would cascade to its children.
             connection.exec_driver_sql("PRAGMA foreign_keys = OFF")
+        def include_object(item, name, type_, reflected, compare_to):
+            return created_on(item, connection.dialect.name)
+
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
-            **conf_args
+            **{"include_object": include_object, **conf_args}
         )
 
         try:

@@ -16,6 +16,7 @@ from portal.web import (
     account,
     admin,
     api,
+    audit,
     auth,
     dashboard,
     dead_letters,
@@ -76,6 +77,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(admin.bp)
     app.register_blueprint(tenants.bp)
     app.register_blueprint(account.bp)
+    app.register_blueprint(audit.bp)
     labels.init_app(app)
     pages.init_app(app)
     app.register_blueprint(metrics.bp)

@@ -31,6 +31,13 @@ csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address)
 
 
+def created_on(item, dialect_name: str) -> bool:
+    """Whether the table or index `item` exists on `dialect_name`. `ddl_if(dialect=...)` keeps some indexes
+    to one backend, which Alembic's autogenerate does not know: its comparisons filter with this."""
+    condition = getattr(item, "_ddl_if", None)
+    return condition is None or condition.dialect in (None, dialect_name)
+
+
 def configure_sqlite_connections() -> None:
     """Every new SQLite connection checks foreign keys and runs their cascades, as PostgreSQL always
     does, so both backends refuse alike; and writes through a write-ahead log with `synchronous=NORMAL`

@@ -226,6 +226,13 @@ def client(app, db_session) -> FlaskClient:
     return app.test_client()
 
 
+def sign_in(app: Flask, user: User, password: str = DEFAULT_PASSWORD) -> FlaskClient:
+    """A test client signed in as `user` through the log-in form."""
+    client = app.test_client()
+    assert client.post("/login", data={"email": user.email, "password": password}).status_code == 302
+    return client
+
+
 @pytest.fixture
 def api(client, make_tenant, make_user):
     """api(role) -> (call, tenant): call(method, path, json=...) with a bearer token of that role."""

@@ -30,9 +30,12 @@ def error_record(kind: str, type_: str, message: str) -> dict[str, Any]:
 class Execution(db.Model):
     __tablename__ = "executions"
     __table_args__ = (
-        Index("ix_executions_tenant_id_created_at", "tenant_id", "created_at"),
-        Index("ix_executions_script_id_created_at", "script_id", "created_at"),
+        # A script's history, and its figures on the dashboard (migration 0012).
+        Index("ix_executions_script_id_figures", "script_id", "created_at", "status", "duration_ms", "tenant_id"),
         Index("ix_executions_tenant_id_status", "tenant_id", "status"),
+        # The history's order (tenant, newest first), and covering every aggregate of the dashboard
+        # (portal/services/dashboard.py), so that no JSON column is read for it (migration 0012).
+        Index("ix_executions_dashboard", "tenant_id", "created_at", "status", "script_id", "duration_ms"),
         # A schedule slot runs once: the scheduler's claim makes sure, and the database refuses a second run.
         # NULL (every other trigger) never collides on either backend.
         UniqueConstraint("script_id", "scheduled_for", name="uq_executions_script_id_scheduled_for"),
@@ -74,6 +77,10 @@ class Execution(db.Model):
         return f"<Execution {self.id} {self.status}>"
 
 
+# The dashboard's duration percentiles on SQLite, which lacks percentile_cont, step along this index by
+# offset instead of sorting (portal/services/dashboard.py; migration 0012).
+Index("ix_executions_tenant_id_duration", Execution.tenant_id, Execution.duration_ms, Execution.created_at
+      ).ddl_if(dialect="sqlite")
 # The history's search, `CAST(input AS text) ILIKE '%…%'`, reads these trigram indexes on PostgreSQL (migration 0010).
 Index("ix_executions_input_trgm", cast(Execution.input, Text).label("input_text"), postgresql_using="gin",
       postgresql_ops={"input_text": "gin_trgm_ops"}).ddl_if(dialect="postgresql")

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Text, and_, cast, func, or_, select, text, tuple_, update
+from sqlalchemy import Text, and_, cast, func, or_, select, text, update
 from sqlalchemy.orm import aliased
 
 from portal.extensions import db
@@ -15,8 +15,8 @@ from portal.models.execution import error_record
 from portal.services import audit, libraries, metrics, outbox, rbac, secrets
 from portal.services import runtime as runtime_service
 from portal.services.errors import Conflict, NotFound, TooManyRequests, ValidationError, refused_writes
-from portal.services.inputs import MAX_INT, is_id, json_error, require_choice, require_id, require_text, utc_time
-from portal.services.queries import page, where_given
+from portal.services.inputs import MAX_INT, is_id, json_error, require_choice, require_id, require_text
+from portal.services.queries import in_period, older_than, page, where_given
 from portal.services.rbac import Actor
 from portal.services.scope import in_system, in_tenant
 from portal.services.scripts import HANDLER_BY_TYPE
@@ -71,17 +71,8 @@ def list_executions(actor: Actor, tenant_id: str, *, script_id: str | None = Non
     if search:  # on PostgreSQL `CAST(... AS text) ILIKE`: the expression of the trigram indexes (migration 0010)
         query = query.where(or_(cast(Execution.input, Text).icontains(search, autoescape=True),
                                 cast(Execution.output, Text).icontains(search, autoescape=True)))
-    if since:
-        query = query.where(Execution.created_at >= utc_time("since", since))
-    if until:
-        query = query.where(Execution.created_at < utc_time("until", until))
-    if before is not None:
-        require_id("before", before)
-        anchor = db.session.execute(select(Execution.created_at, Execution.id)
-                                    .where(Execution.tenant_id == tenant_id, Execution.id == before)).first()
-        if anchor is None:
-            raise NotFound(_l("Execution not found."))
-        query = query.where(tuple_(Execution.created_at, Execution.id) < tuple_(*anchor))
+    query = in_period(query, Execution.created_at, since, until)
+    query = older_than(query, Execution, tenant_id, before, _l("Execution not found."))
     query = query.order_by(Execution.created_at.desc(), Execution.id.desc())
     return list(db.session.scalars(page(query, limit, offset)))
 

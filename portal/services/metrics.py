@@ -13,6 +13,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from runtime import RunResult
 
+QUEUE_DEPTH_KEY = "jsr.queue_depth"  # callable() -> pending tasks in the queue; bound by create_app
 REGISTRY = CollectorRegistry()  # this process's own values, when not in multi-process mode
 _SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 

@@ -1,10 +1,13 @@
 """Small query builders shared by the services' list functions."""
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select
+from sqlalchemy import Select, select, tuple_
 
-from portal.services.inputs import require_number
+from portal.extensions import db
+from portal.services.errors import NotFound
+from portal.services.inputs import require_id, require_number, utc_time
 
 MAX_PAGE = 500
 
@@ -22,3 +25,25 @@ def page(query: Select, limit: int, offset: int) -> Select:
     require_number("limit", limit, 1, MAX_PAGE)
     require_number("offset", offset, 0)
     return query.limit(limit).offset(offset)
+
+
+def in_period(query: Select, column, since: datetime | None, until: datetime | None) -> Select:
+    """Rows whose `column` is at or after `since` and before `until`, each when given."""
+    if since:
+        query = query.where(column >= utc_time("since", since))
+    if until:
+        query = query.where(column < utc_time("until", until))
+    return query
+
+
+def older_than(query: Select, model, tenant_id: str, before: str | None, missing) -> Select:
+    """Keyset paging of a newest-first list: only the tenant's rows older (by created_at, then id) than the
+    row `before`; a deep page costs what the first does. `missing`: the message when that row is gone."""
+    if before is None:
+        return query
+    require_id("before", before)
+    anchor = db.session.execute(select(model.created_at, model.id)
+                                .where(model.tenant_id == tenant_id, model.id == before)).first()
+    if anchor is None:
+        raise NotFound(missing)
+    return query.where(tuple_(model.created_at, model.id) < tuple_(*anchor))

@@ -6,7 +6,7 @@ Stored values stay English identifiers; only their display goes through Flask-Ba
 from datetime import UTC, datetime
 
 from flask import Flask
-from flask_babel import format_decimal, format_timedelta
+from flask_babel import format_decimal, format_percent, format_timedelta
 from flask_babel import lazy_gettext as _l
 
 from portal.services.rbac import Role
@@ -85,3 +85,4 @@ def ago(moment: datetime | None) -> str:
 def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(label=label, explain=explain, ago=ago, LABELS=LABELS)
     app.jinja_env.filters["number"] = format_decimal  # 1 234,5 in Russian, 1,234.5 in English
+    app.jinja_env.filters["percent"] = lambda share: format_percent(share, "#,##0.0%")  # 0.123 -> 12.3% / 12,3 %

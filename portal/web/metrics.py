@@ -6,9 +6,9 @@ from flask import Blueprint, current_app, request
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from portal.services import metrics
+from portal.services.metrics import QUEUE_DEPTH_KEY
 
 bp = Blueprint("metrics", __name__)
-QUEUE_DEPTH_KEY = "jsr.queue_depth"  # callable() -> pending tasks in the queue; bound by create_app
 
 
 @bp.get("/metrics")

@@ -15,6 +15,7 @@ from flask_login import current_user, login_required
 from portal.models import Tenant
 from portal.services import accounts, rbac
 from portal.services.errors import NotFound, ServiceError, ValidationError
+from portal.services.queries import MAX_PAGE
 from portal.services.rbac import Actor
 
 ACTING_TENANT = "jsr_tenant"  # session key: the slug of the tenant a superadmin acts for
@@ -130,6 +131,20 @@ def markers(errors: dict) -> list[dict]:
         return []
     return [{"line": errors.get("source_line") or 1, "column": errors.get("source_column") or 1,
              "message": str(errors["source"])}]
+
+
+def filter_args(names: tuple[str, ...]) -> dict[str, str | None]:
+    """The list filters `names` from the query string; an empty one is None (not given)."""
+    return {name: request.args.get(name) or None for name in names}
+
+
+def newest_first(fetch, most: int) -> list:
+    """Up to `most` rows of a list paged by key, newest first, for an export: `fetch(limit, before)` reads
+    one page of the rows older than the row `before` (None: from the newest)."""
+    rows = []
+    while len(rows) < most and (batch := fetch(MAX_PAGE, rows[-1].id if rows else None)):
+        rows.extend(batch)
+    return rows[:most]
 
 
 def day_arg(name: str, end: bool = False, values=None) -> datetime | None:

@@ -13,16 +13,10 @@ from portal.models import ApiToken, AuditEvent, Secret, Tenant, User
 from portal.services import accounts
 from portal.services.rbac import Actor
 from portal.tenancy import system_scope
-from tests.conftest import DEFAULT_PASSWORD
+from tests.conftest import DEFAULT_PASSWORD, sign_in
 
 ADMIN_PAGES = ["/admin/users", "/admin/tokens", "/admin/secrets", "/admin/settings"]
 SECRET_VALUE = "sk_live_very-secret-value-42"
-
-
-def _signed_in(app, user, password=DEFAULT_PASSWORD):
-    client = app.test_client()
-    assert client.post("/login", data={"email": user.email, "password": password}).status_code == 302
-    return client
 
 
 def _audit(tenant_id, action):
@@ -43,7 +37,7 @@ def org(app, make_tenant, make_user):
     admin = make_user(role="org_admin", tenant=tenant, name="Ada Admin")
 
     def signed_in(role="org_admin"):
-        return _signed_in(app, admin if role == "org_admin" else make_user(role=role, tenant=tenant))
+        return sign_in(app, admin if role == "org_admin" else make_user(role=role, tenant=tenant))
 
     return tenant, admin, signed_in
 
@@ -82,7 +76,7 @@ def test_developers_and_viewers_see_no_admin_and_get_403(org, role):
 def test_only_superadmins_see_tenants_with_their_usage(app, org, make_user, make_script):
     tenant, _, _ = org
     make_script(tenant, name="One")
-    client = _signed_in(app, make_user(role="superadmin"))
+    client = sign_in(app, make_user(role="superadmin"))
     assert 'href="/tenants"' in client.get("/").text
     page = client.get("/tenants")
     assert page.status_code == 200
@@ -133,7 +127,7 @@ def test_invite_with_an_initial_password(app, org):
                                                "mode": "password", "password": "initial-pass"})
     assert answer.status_code == 302
     assert "pw@example.test" in client.get("/admin/users").text
-    assert _signed_in(app, _row(User, email="pw@example.test"), "initial-pass")
+    assert sign_in(app, _row(User, email="pw@example.test"), "initial-pass")
     assert [e.summary for e in _audit(tenant.id, "user.create")] == ["created developer pw@example.test"]
 
 
@@ -160,7 +154,7 @@ def test_invite_with_a_one_time_link_that_works_once(app, org):
     again = app.test_client().get(path)
     assert again.status_code == 404 and "Ask your administrator for a new one." in again.text
     assert app.test_client().post(path, data={"password": "x" * 10, "confirm_password": "x" * 10}).status_code == 404
-    assert _signed_in(app, _row(User, email="link@example.test"), "chosen-pass-1")
+    assert sign_in(app, _row(User, email="link@example.test"), "chosen-pass-1")
 
 
 def test_an_expired_link_is_refused_in_the_users_language(app, org):
@@ -191,7 +185,7 @@ def test_bad_invitations_get_translated_errors(org):
 def test_change_role_deactivate_reactivate_and_unlock(app, org, make_user):
     tenant, admin, signed_in = org
     member = make_user(role="viewer", tenant=tenant)
-    member_client = _signed_in(app, member)
+    member_client = sign_in(app, member)
     client = signed_in()
     assert client.post(f"/admin/users/{member.id}", data={"role": "developer"}).status_code == 302
     assert _row(User, id=member.id).role == "developer"
@@ -325,7 +319,7 @@ def test_settings_are_saved_audited_and_become_the_members_defaults(app, org, ma
     page = client.get("/admin/settings").text
     assert 'name="max_http_per_minute" min="1" max="6000" value="30"' in page
     # A member who chose nothing gets the tenant's language and time zone.
-    member = _signed_in(app, make_user(role="viewer", tenant=tenant))
+    member = sign_in(app, make_user(role="viewer", tenant=tenant))
     account = member.get("/account").text
     assert 'lang="ru"' in account and "<option selected>Asia/Tashkent</option>" in account
     assert client.post("/admin/settings", data=_settings()).status_code == 302
@@ -350,7 +344,7 @@ def test_limits_over_the_maxima_and_a_bad_time_zone_are_refused_in_the_users_lan
 def test_account_changes_language_time_zone_and_password(app, org, make_user):
     tenant, _, _ = org
     user = make_user(role="viewer", tenant=tenant)
-    client = _signed_in(app, user)
+    client = sign_in(app, user)
     assert client.post("/account/preferences", data={"language": "uz", "timezone": "Asia/Tashkent"}).status_code == 302
     stored = _row(User, id=user.id)
     assert (stored.language, stored.timezone) == ("uz", "Asia/Tashkent")
@@ -365,13 +359,13 @@ def test_account_changes_language_time_zone_and_password(app, org, make_user):
     differ = client.post("/account/password?lang=en", data={"current_password": DEFAULT_PASSWORD,
                                                             "new_password": "new-pass-123", "confirm_password": "x"})
     assert differ.status_code == 422 and "The two new passwords differ." in differ.text
-    other_session = _signed_in(app, user)
+    other_session = sign_in(app, user)
     done = client.post("/account/password", data={"current_password": DEFAULT_PASSWORD,
                                                    "new_password": "new-pass-123", "confirm_password": "new-pass-123"})
     assert done.status_code == 302
     assert client.get("/account").status_code == 200  # this session goes on
     assert other_session.get("/account").status_code == 302  # every other one ended
-    assert _signed_in(app, user, "new-pass-123")
+    assert sign_in(app, user, "new-pass-123")
     assert _audit(tenant.id, "user.password")
 
 
@@ -383,7 +377,7 @@ def test_the_old_preferences_address_is_gone(org):
 # -- superadmin -----------------------------------------------------------------------------
 def test_a_superadmin_creates_and_deactivates_tenants(app, make_tenant, make_user):
     root = make_user(role="superadmin")
-    client = _signed_in(app, root)
+    client = sign_in(app, root)
     assert client.post("/tenants", data={"slug": "globex", "name": "Globex"}).status_code == 302
     tenant = _row(Tenant, slug="globex")
     assert tenant.name == "Globex" and "Globex" in client.get("/tenants").text
@@ -392,7 +386,7 @@ def test_a_superadmin_creates_and_deactivates_tenants(app, make_tenant, make_use
     bad = client.post("/tenants?lang=ru", data={"slug": "Not A Slug!", "name": "x"})
     assert bad.status_code == 422 and "Slug состоит из строчных букв" in bad.text
     member = make_user(role="viewer", tenant=tenant)
-    member_client = _signed_in(app, member)
+    member_client = sign_in(app, member)
     assert client.post(f"/tenants/{tenant.id}/active", data={"active": "false"}).status_code == 302
     assert not _row(Tenant, id=tenant.id).active
     assert member_client.get("/").status_code == 302  # its members are signed out
@@ -410,7 +404,7 @@ def test_a_superadmin_creates_and_deactivates_tenants(app, make_tenant, make_use
 def test_a_superadmin_acting_as_a_tenant_sees_a_banner_on_every_page_and_it_is_audited(app, org, make_user):
     tenant, _, _ = org
     root = make_user(role="superadmin")
-    client = _signed_in(app, root)
+    client = sign_in(app, root)
     assert "acting-banner" not in client.get("/tenants").text
     assert client.post("/tenant", data={"tenant": tenant.slug}).status_code == 302
     for url in ["/", "/scripts", "/executions", *ADMIN_PAGES, "/account", "/tenants"]:

@@ -13,7 +13,7 @@ from portal.models import AuditEvent, DeadLetter, Execution
 from portal.services import outbox, scripts
 from portal.services.rbac import Actor
 from portal.tenancy import system_scope, tenant_scope
-from tests.web.test_pages import _signed_in
+from tests.conftest import sign_in
 
 FAILS_UNLESS_OK = ("function onEvent(event) {\n  if (!event.payload || !event.payload.ok) throw new Error('not ok');\n"
                    "  return event.payload;\n}\n")
@@ -44,7 +44,7 @@ def queue(app, monkeypatch, make_tenant, make_user):
                                                                  DeadLetter.script_id == script_id))
 
     def signed_in(role="org_admin"):
-        return _signed_in(app, admin if role == "org_admin" else make_user(role=role, tenant=tenant))
+        return sign_in(app, admin if role == "org_admin" else make_user(role=role, tenant=tenant))
 
     return {"tenant": tenant, "script": script, "picky": picky, "letter": letter, "signed_in": signed_in}
 
@@ -207,7 +207,7 @@ def test_discard_needs_the_delete_permission(queue):
 
 def test_unknown_and_other_tenants_ids_are_404(queue, app, make_tenant, make_user):
     letter_id = queue["letter"]({"n": 1})
-    stranger = _signed_in(app, make_user(role="org_admin", tenant=make_tenant()))
+    stranger = sign_in(app, make_user(role="org_admin", tenant=make_tenant()))
     for client, target in [(stranger, letter_id), (queue["signed_in"](), "nope"),
                            (queue["signed_in"](), "00000000-0000-4000-8000-000000000000")]:
         assert client.get(f"/dead-letters/{target}").status_code == 404

@@ -8,7 +8,8 @@ import pytest
 
 from portal.services import libraries, scripts
 from portal.services.rbac import Actor
-from tests.web.test_pages import _csrf, _signed_in
+from tests.conftest import sign_in
+from tests.web.test_pages import _csrf
 
 PRICING = "export function total(items) {\n  return items.reduce((sum, item) => sum + item.price, 0);\n}\n"
 IMPORTER = "import {total} from 'pricing';\nexport function main(input) {\n  return total(input);\n}\n"
@@ -29,7 +30,7 @@ def shelf(app, make_tenant, make_user):
                                                                          "export const sum = total;\n"})
 
     def signed_in(role="org_admin"):
-        return _signed_in(app, admin if role == "org_admin" else make_user(role=role, tenant=tenant))
+        return sign_in(app, admin if role == "org_admin" else make_user(role=role, tenant=tenant))
 
     return {"tenant": tenant, "actor": actor, "pricing": pricing, "checkout": checkout, "cart": cart,
             "signed_in": signed_in}
@@ -115,7 +116,7 @@ def test_delete_needs_the_permission_and_is_audited(shelf):
 
 
 def test_unknown_and_other_tenants_ids_are_404(shelf, app, make_tenant, make_user):
-    stranger = _signed_in(app, make_user(role="org_admin", tenant=make_tenant()))
+    stranger = sign_in(app, make_user(role="org_admin", tenant=make_tenant()))
     pricing = shelf["pricing"]
     for client, target in [(stranger, pricing.id), (shelf["signed_in"](), "nope")]:
         for url in [f"/libraries/{target}", f"/libraries/{target}/versions", f"/libraries/{target}/diff"]:

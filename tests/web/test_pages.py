@@ -14,17 +14,11 @@ from portal.models import AuditEvent, Event, Execution, Script, Tenant, User
 from portal.services import executions
 from portal.services.rbac import Actor
 from portal.tenancy import system_scope
-from tests.conftest import DEFAULT_PASSWORD, backend
+from tests.conftest import backend, sign_in
 
 BROKEN = "function main(input) {\n  return input;\n"
 HTMX = {"HX-Request": "true"}
 GREETER = "function main(input) {\n  console.warn('hi', input.name);\n  return {n: input.name};\n}\n"
-
-
-def _signed_in(app, user):
-    client = app.test_client()
-    assert client.post("/login", data={"email": user.email, "password": DEFAULT_PASSWORD}).status_code == 302
-    return client
 
 
 @pytest.fixture
@@ -35,7 +29,7 @@ def workspace(app, make_tenant, make_user, make_script):
     script = make_script(tenant, name="Greeter", author_id=admin.id, source=GREETER)
 
     def signed_in(role="org_admin"):
-        return _signed_in(app, admin if role == "org_admin" else make_user(role=role, tenant=tenant))
+        return sign_in(app, admin if role == "org_admin" else make_user(role=role, tenant=tenant))
 
     return signed_in, tenant, script
 
@@ -68,7 +62,7 @@ def test_every_page_renders_for_an_org_admin(workspace):
 
 def test_the_list_searches_filters_pages_and_says_what_to_do_when_empty(app, make_tenant, make_user, make_script):
     tenant = make_tenant(slug="acme")
-    client = _signed_in(app, make_user(role="developer", tenant=tenant))
+    client = sign_in(app, make_user(role="developer", tenant=tenant))
     empty = client.get("/scripts").text
     assert "There are no scripts yet." in empty and "/scripts/new?type=http" in empty
     make_script(tenant, name="Order hook", type="http", http_path="orders", http_methods=["POST"], status="active")
@@ -255,7 +249,7 @@ def test_the_language_is_kept_on_the_user(app, workspace, lang, words):
     with system_scope():
         user = db.session.scalar(select(User).where(User.role == "org_admin", User.language == lang))
     assert user is not None
-    again = _signed_in(app, user)  # a new session: the language comes from the account
+    again = sign_in(app, user)  # a new session: the language comes from the account
     page = again.get("/scripts").text
     assert all(word in page for word in words), page
     assert f'<html lang="{lang}">' in page
@@ -299,7 +293,7 @@ def test_preferences_store_the_time_zone(workspace):
 
 def test_a_superadmin_chooses_the_tenant_to_act_for(app, workspace, make_user, make_tenant):
     _, tenant, script = workspace
-    client = _signed_in(app, make_user(role="superadmin"))
+    client = sign_in(app, make_user(role="superadmin"))
     assert client.get("/scripts").status_code == 302
     assert tenant.slug in client.get("/").text
     assert client.post("/tenant", data={"tenant": tenant.slug}).status_code == 302
@@ -405,7 +399,7 @@ def test_history_search_uses_the_trigram_indexes_on_postgresql(app, workspace):
     # indexes (they win from some ten thousand runs of one tenant up): without that index, in a transaction
     # rolled back, and without sequential scans, the plan shows the search's own expression is indexed.
     with db.engine.connect() as connection, connection.begin() as transaction:
-        for index in ("ix_executions_tenant_id_created_at", "ix_executions_tenant_id_status"):
+        for index in ("ix_executions_dashboard", "ix_executions_script_id_figures", "ix_executions_tenant_id_status"):
             connection.exec_driver_sql(f"DROP INDEX {index}")
         connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
         plan = "\n".join(row[0] for row in connection.exec_driver_sql(f"EXPLAIN {statement}", parameters))

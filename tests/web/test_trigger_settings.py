@@ -8,7 +8,8 @@ from html import unescape
 from zoneinfo import ZoneInfo
 
 from portal.services import cron
-from tests.web.test_pages import _csrf, _signed_in
+from tests.conftest import sign_in
+from tests.web.test_pages import _csrf
 
 
 def test_a_schedule_in_words_in_the_users_language_and_its_next_runs_in_its_zone(app, make_tenant, make_user,
@@ -16,7 +17,7 @@ def test_a_schedule_in_words_in_the_users_language_and_its_next_runs_in_its_zone
     tenant = make_tenant()
     admin = make_user(role="org_admin", tenant=tenant)
     script = make_script(tenant, type="scheduled", cron_expression="0 9 * * 1-5", timezone="Asia/Tashkent")
-    client = _signed_in(app, admin)
+    client = sign_in(app, admin)
     page = client.get(f"/scripts/{script.id}").text
     assert "At 09:00, Monday through Friday" in page
     shown = re.findall(r'<time datetime="([^"]+)">([^<]+)</time>', page)
@@ -40,7 +41,7 @@ def test_a_webhook_shows_its_url_auth_and_a_signed_curl_example_that_the_hook_ac
     script = make_script(tenant, type="http", status="active", http_path="orders/new", http_methods=["POST"],
                          http_auth="hmac", source="async function handler(request) { return {status: 201, "
                                                   "body: {got: request.body}} }")
-    client = _signed_in(app, admin)
+    client = sign_in(app, admin)
     page = client.get(f"/scripts/{script.id}").text
     url = f"http://localhost/hooks/{tenant.slug}/orders/new"
     assert url in page and "X-JSR-Signature" in page
@@ -65,7 +66,7 @@ def test_a_webhook_shows_its_url_auth_and_a_signed_curl_example_that_the_hook_ac
 def test_only_those_who_may_edit_see_the_rotate_action(app, make_tenant, make_user, make_script):
     tenant = make_tenant()
     script = make_script(tenant, type="http", http_path="in", http_methods=["GET", "POST"], http_auth="token")
-    viewer = _signed_in(app, make_user(role="viewer", tenant=tenant))
+    viewer = sign_in(app, make_user(role="viewer", tenant=tenant))
     page = viewer.get(f"/scripts/{script.id}").text
     assert f"/hooks/{tenant.slug}/in" in page and "X-JSR-Token" in page and "GET, POST" in page
     assert "hook-secret" not in page

@@ -8,7 +8,7 @@ from portal.models import EXECUTION_STATUSES, TRIGGERS
 from portal.services import accounts, executions, rbac, scripts
 from portal.services.queries import MAX_PAGE
 from portal.web.executions import exports
-from portal.web.pages import acting, day_arg, navigate, page, render
+from portal.web.pages import acting, day_arg, filter_args, navigate, newest_first, page, render
 
 bp = Blueprint("executions", __name__, url_prefix="/executions")
 PAGE_SIZE = 50
@@ -17,14 +17,10 @@ LIVE = ("pending", "running")
 FILTERS = ("script_id", "status", "trigger", "since", "until", "q")
 
 
-def _filters() -> dict[str, str | None]:
-    return {name: request.args.get(name) or None for name in FILTERS}
-
-
 def _filtered(limit: int, before: str | None) -> list:
     """One page of the executions the query string's filters select, older than `before` when given."""
     who = acting()
-    args = _filters()
+    args = filter_args(FILTERS)
     return executions.list_executions(who.actor, who.tenant_id, script_id=args["script_id"], status=args["status"],
                                       trigger=args["trigger"], since=day_arg("since"), until=day_arg("until", end=True),
                                       search=args["q"], before=before, limit=limit)
@@ -34,7 +30,7 @@ def _filtered(limit: int, before: str | None) -> list:
 @page(rbac.SCRIPTS_READ)
 def index():
     who = acting()
-    filters = _filters()
+    filters = filter_args(FILTERS)
     before = request.args.get("before") or None
     found = _filtered(PAGE_SIZE + 1, before)
     rows = found[:PAGE_SIZE]
@@ -50,9 +46,7 @@ def index():
 def export(fmt: str):
     """The filtered list (newest first, at most EXPORT_ROWS rows) as a CSV or JSON download."""
     who = acting()
-    rows = []
-    while len(rows) < EXPORT_ROWS and (batch := _filtered(MAX_PAGE, rows[-1].id if rows else None)):
-        rows.extend(batch)
+    rows = newest_first(_filtered, EXPORT_ROWS)
     names = scripts.names(who.actor, who.tenant_id, list({e.script_id for e in rows}))
     body = exports.as_csv(rows, names) if fmt == "csv" else exports.as_json(rows, names)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")

@@ -1,6 +1,8 @@
 """Executions: create pending, run through the runtime, record the result, cancel, list, clean up."""
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,7 +14,8 @@ from sqlalchemy.orm import aliased
 from portal.extensions import db
 from portal.models import EXECUTION_STATUSES, TRIGGERS, Event, Execution, Script, Tenant, User
 from portal.models.execution import error_record
-from portal.services import audit, libraries, metrics, outbox, rbac, secrets
+from portal.models.tenant import new_id
+from portal.services import audit, libraries, metrics, outbox, quotas, rbac, secrets
 from portal.services import runtime as runtime_service
 from portal.services.errors import Conflict, NotFound, TooManyRequests, ValidationError, refused_writes
 from portal.services.inputs import MAX_INT, is_id, json_error, require_choice, require_id, require_text, utc_time
@@ -147,23 +150,95 @@ def create_pending(actor: Actor, script: Script, *, trigger: str, input: Any = N
 
 
 @in_tenant
-def run_now(actor: Actor, tenant_id: str, script_id: str, input: Any = None, *, trigger: str = "manual",
-            handler: str | None = None) -> Execution:
-    """Run a script synchronously and return its recorded execution (manual runs are audited).
+def run_now(actor: Actor, tenant_id: str, script_id: str, input: Any = None, *, trigger: str = "manual") -> Execution:
+    """Run a script synchronously and record its execution once, finished: one INSERT, one commit (the lean
+    path of webhooks, the run API and the Run button; manual runs are audited in that commit).
 
-    Over the tenant's or script's quota the run does not wait: it is recorded as cancelled and the caller
-    gets TooManyRequests."""
-    execution = execute(_record_request(actor, tenant_id, script_id, input, trigger).id, handler=handler)
-    if execution.status == "pending":
-        db.session.execute(
-            update(Execution).where(Execution.id == execution.id, Execution.status == "pending")
-            .values(status="cancelled", finished_at=datetime.now(UTC),
-                    error=error_record("busy", "QuotaExceeded", "the tenant or the script was running as many "
-                                                                "runs as it may at once")))
-        db.session.commit()
-        raise TooManyRequests(_l("This tenant or script is running as many scripts as it may at once; try again "
-                                 "in a moment."), retry_after=QUOTA_RETRY_SECONDS)
+    The execution has no row while it runs, so it is never left `running`; what counts it against the
+    quotas meanwhile is described in portal/services/quotas.py. Over the tenant's or script's quota the run does
+    not wait: it is recorded as cancelled and the caller gets TooManyRequests."""
+    with _kept_loaded():
+        return _run_inline(actor, tenant_id, script_id, input, trigger)
+
+
+@contextmanager
+def _kept_loaded() -> Iterator[None]:
+    """The inline path's commits do not expire what the caller loaded: no reload round trip follows them."""
+    session = db.session()
+    session.expire_on_commit, previous = False, session.expire_on_commit
+    try:
+        yield
+    finally:
+        session.expire_on_commit = previous
+
+
+def _run_inline(actor: Actor, tenant_id: str, script_id: str, input: Any, trigger: str) -> Execution:
+    script = _runnable_script(actor, tenant_id, script_id, input)
+    _check_backlog(tenant_id)  # a tenant whose queue is full waits for it, whichever way it asks
+    tenant = db.session.get(Tenant, tenant_id)
+    execution = Execution(id=new_id(), tenant_id=tenant_id, script_id=script.id,
+                          script_version=script.current_version, trigger=trigger, input=input, attempt=1,
+                          triggered_by=actor.user_id, logs=[], host_calls=0, started_at=datetime.now(UTC))
+    labels = (tenant.id, script.type, trigger)
+    refusal = _refusal(script, tenant, actor.user_id)
+    if refusal is not None:
+        return _record_unrun(actor, execution, labels, "cancelled", refusal)
+    request = _run_request(execution, script, tenant)
+    tenant_limit, script_limit = _quota_limits(script, tenant)
+    with quotas.lease(tenant.id, script.id, tenant_limit, script_limit) as granted:
+        if not granted:
+            _record_unrun(actor, execution, labels, "busy",
+                          ("QuotaExceeded", "the tenant or the script was running as many runs as it may at once"))
+            raise TooManyRequests(_l("This tenant or script is running as many scripts as it may at once; try "
+                                     "again in a moment."), retry_after=QUOTA_RETRY_SECONDS)
+        db.session.commit()  # ends the read transaction: nothing is held in the database while the script runs
+        result = runtime_service.run(request, tenant_limit=tenant_limit, script_limit=script_limit)
+    execution = _record_inline(actor, execution, result)
+    metrics.execution_finished(*labels, execution.status, result, request.limits.memory_bytes)
+    metrics.pool_state(runtime_service.pool().metrics())
     return execution
+
+
+def _record_unrun(actor: Actor, execution: Execution, labels: tuple[str, str, str], kind: str,
+                  refusal: tuple[str, str]) -> Execution:
+    """An inline run that did not start: recorded as cancelled, with why."""
+    execution.status, execution.finished_at = "cancelled", datetime.now(UTC)
+    execution.error = error_record(kind, *refusal)
+    db.session.add(execution)
+    _audit_manual(actor, execution)
+    db.session.commit()
+    metrics.execution_finished(*labels, execution.status, None)
+    return execution
+
+
+def _record_inline(actor: Actor, execution: Execution, result: RunResult) -> Execution:
+    """INSERT a finished inline run with its audit record and its execution.* event, in one commit. When
+    the database refuses it, the execution is still written, `failed`, saying its result could not be kept."""
+    try:
+        record_result(execution, result)
+        db.session.add(execution)
+        _audit_manual(actor, execution)
+        _publish_finished(execution)
+        db.session.commit()
+    except Exception as exc:  # whatever the database or driver raised, the run must be on record
+        db.session.rollback()
+        if db.session.get(Script, execution.script_id) is None:  # deleted while it ran: nothing to record it on
+            raise NotFound(_l("Script not found.")) from exc
+        log.exception("result of execution %s could not be stored", execution.id)
+        db.session.add(Execution(id=execution.id, tenant_id=execution.tenant_id, script_id=execution.script_id,
+                                 script_version=execution.script_version, trigger=execution.trigger,
+                                 attempt=1, triggered_by=execution.triggered_by, started_at=execution.started_at,
+                                 logs=[], **_unstored_values(result, exc)))
+        db.session.commit()
+        execution = db.session.get(Execution, execution.id)
+    return execution
+
+
+def _audit_manual(actor: Actor, execution: Execution) -> None:
+    if execution.trigger in ("manual", "api"):
+        audit.record(actor, "script.run", tenant_id=execution.tenant_id, target_type="script",
+                     target_id=execution.script_id, summary=f"manual run of version {execution.script_version}",
+                     details={"execution_id": execution.id})
 
 
 @in_tenant
@@ -176,6 +251,19 @@ def enqueue(actor: Actor, tenant_id: str, script_id: str, input: Any = None, *, 
 
 def _record_request(actor: Actor, tenant_id: str, script_id: str, input: Any, trigger: str) -> Execution:
     """Check permission, input and script state, commit a pending execution, audit manual runs."""
+    script = _runnable_script(actor, tenant_id, script_id, input)
+    _check_backlog(tenant_id)
+    # A script deleted between the check above and the insert: the foreign key refuses the insert.
+    with refused_writes(_l("The script changed meanwhile; try again."), gone=_l("Script not found."),
+                        exists=lambda: db.session.get(Script, script_id, populate_existing=True) is not None):
+        execution = create_pending(actor, script, trigger=trigger, input=input)
+        _audit_manual(actor, execution)
+        db.session.commit()
+    return execution
+
+
+def _runnable_script(actor: Actor, tenant_id: str, script_id: str, input: Any) -> Script:
+    """The script `actor` asks to run with `input`, once permission, input and the script's state allow it."""
     rbac.require(actor, rbac.SCRIPTS_EXECUTE, tenant_id)
     if (message := json_error(input)) is not None:
         raise ValidationError({"input": message})
@@ -186,17 +274,7 @@ def _record_request(actor: Actor, tenant_id: str, script_id: str, input: Any, tr
         raise NotFound(_l("Script not found."))
     if script.status in ("disabled", "archived"):
         raise Conflict(_l("A %(status)s script cannot run.", status=script.status), field="status")
-    _check_backlog(tenant_id)
-    # A script deleted between the check above and the insert: the foreign key refuses the insert.
-    with refused_writes(_l("The script changed meanwhile; try again."), gone=_l("Script not found."),
-                        exists=lambda: db.session.get(Script, script_id, populate_existing=True) is not None):
-        execution = create_pending(actor, script, trigger=trigger, input=input)
-        if trigger in ("manual", "api"):
-            audit.record(actor, "script.run", tenant_id=tenant_id, target_type="script", target_id=script.id,
-                         summary=f"manual run of version {script.current_version}",
-                         details={"execution_id": execution.id})
-        db.session.commit()
-    return execution
+    return script
 
 
 def _check_backlog(tenant_id: str) -> None:
@@ -243,17 +321,7 @@ def execute(execution_id: str, *, handler: str | None = None) -> Execution:
         db.session.commit()
         metrics.execution_finished(tenant.id, script.type, execution.trigger, execution.status, None)
         return execution
-    request = RunRequest(
-        source=script.source,
-        tenant_id=execution.tenant_id,
-        handler=handler or HANDLER_BY_TYPE[script.type],
-        input=execution.input,
-        context={"userId": execution.triggered_by, "organizationId": script.organization_id,
-                 "scriptId": script.id, "executionId": execution.id,
-                 "trigger": _trigger_context(execution)},
-        limits=runtime_service.limits_for(script, tenant),
-        modules=libraries.modules_for(tenant.id) if may_be_module(script.source) else {},
-    )
+    request = _run_request(execution, script, tenant, handler)
     script_limit = min(script.concurrency, tenant.max_concurrency) if script.concurrency else None
     result = runtime_service.run(request, tenant_limit=tenant.max_concurrency, script_limit=script_limit)
     store_result(execution, result)
@@ -266,13 +334,32 @@ def execute(execution_id: str, *, handler: str | None = None) -> Execution:
     return execution
 
 
+def _run_request(execution: Execution, script: Script, tenant: Tenant, handler: str | None = None) -> RunRequest:
+    return RunRequest(
+        source=script.source,
+        tenant_id=execution.tenant_id,
+        handler=handler or HANDLER_BY_TYPE[script.type],
+        input=execution.input,
+        context={"userId": execution.triggered_by, "organizationId": script.organization_id,
+                 "scriptId": script.id, "executionId": execution.id,
+                 "trigger": _trigger_context(execution)},
+        limits=runtime_service.limits_for(script, tenant),
+        modules=libraries.modules_for(tenant.id) if may_be_module(script.source) else {},
+    )
+
+
+def _quota_limits(script: Script, tenant: Tenant) -> tuple[int, int]:
+    """(tenant's, script's) concurrent runs at most; the script's own never above its tenant's."""
+    tenant_limit = tenant.max_concurrency
+    return tenant_limit, min(script.concurrency or current_app.config["JSR_SCRIPT_CONCURRENT"], tenant_limit)
+
+
 def _claim(execution: Execution, script: Script, tenant: Tenant) -> bool:
     """pending → running, only while the tenant and the script run fewer than their quotas, counted over
     every process: the running executions in the database are the leases (a dead worker's lease ends when
     the reaper fails its execution). On PostgreSQL a transaction-scoped advisory lock per tenant makes
     count-and-claim atomic across processes; SQLite runs one writing statement at a time anyway."""
-    tenant_limit = tenant.max_concurrency
-    script_limit = min(script.concurrency or current_app.config["JSR_SCRIPT_CONCURRENT"], tenant_limit)
+    tenant_limit, script_limit = _quota_limits(script, tenant)
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:tenant))"), {"tenant": tenant.id})
     other = aliased(Execution)
@@ -333,15 +420,19 @@ def store_result(execution: Execution, result: RunResult) -> None:
     except Exception as exc:  # whatever the database or driver raised, the run must not stay `running`
         db.session.rollback()
         log.exception("result of execution %s could not be stored", execution.id)
-        message = (f"the run ended {result.status} but its result could not be stored"
-                   f" ({type(exc).__name__}); nothing of its output or logs was kept")
-        db.session.execute(
-            update(Execution).where(Execution.id == execution.id, Execution.status == "running")
-            .values(status="failed", finished_at=datetime.now(UTC), duration_ms=round(result.duration_ms, 3),
-                    host_calls=min(result.host_calls, MAX_INT), output=None, logs=[],
-                    error=error_record("internal", "ResultNotStored", message)))
+        db.session.execute(update(Execution).where(Execution.id == execution.id, Execution.status == "running")
+                           .values(**_unstored_values(result, exc)))
         db.session.commit()
         db.session.refresh(execution)
+
+
+def _unstored_values(result: RunResult, exc: Exception) -> dict[str, Any]:
+    """The columns of a run whose result the database refused: failed, saying so, with nothing of its output."""
+    message = (f"the run ended {result.status} but its result could not be stored"
+               f" ({type(exc).__name__}); nothing of its output or logs was kept")
+    return {"status": "failed", "finished_at": datetime.now(UTC), "duration_ms": round(result.duration_ms, 3),
+            "host_calls": min(result.host_calls, MAX_INT), "output": None, "logs": [],
+            "error": error_record("internal", "ResultNotStored", message)}
 
 
 def _publish_finished(execution: Execution) -> None:

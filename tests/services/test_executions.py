@@ -3,11 +3,12 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import event as sa_event
 from sqlalchemy import select, update
 
 from portal.extensions import db
 from portal.models import AuditEvent, Execution, Script, Tenant, User
-from portal.services import executions, scripts
+from portal.services import executions, outbox, scripts
 from portal.services.errors import PermissionDenied, ServiceError
 from portal.services.rbac import Actor
 from portal.tenancy import system_scope, tenant_scope
@@ -235,3 +236,33 @@ def test_disabling_a_script_cancels_its_queued_backlog(db_session, make_tenant, 
         event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "script.status"))
     assert statuses == {"cancelled"} and event.details["cancelled_pending"] == 3
     assert all(executions.execute(i).status == "cancelled" for i in queued)
+
+
+def test_an_inline_run_writes_its_execution_once_finished(app, db_session, make_tenant, make_user, monkeypatch):
+    """One transaction writes, with one INSERT of the finished execution: no pending → running → completed
+    updates. (The queue's delivery of its execution.completed event, which Huey's immediate mode would run
+    right here, is the worker's transaction, not the run's: it is only collected.)"""
+    monkeypatch.setitem(app.extensions, outbox.DELIVER_KEY, [].append)
+    tenant = make_tenant()
+    actor, script = _script(make_user, tenant, "function main(input, ctx) { return [input, ctx.executionId] }")
+    transactions = [[]]
+
+    def statement(_conn, _cursor, sql, *_):
+        transactions[-1].append(" ".join(sql.split()[:3]).upper())
+
+    def commit(_conn):
+        transactions.append([])
+
+    sa_event.listen(db.engine, "before_cursor_execute", statement)
+    sa_event.listen(db.engine, "commit", commit)
+    try:
+        execution = executions.run_embedded(tenant.id, script.name, 7)
+    finally:
+        sa_event.remove(db.engine, "before_cursor_execute", statement)
+        sa_event.remove(db.engine, "commit", commit)
+    assert (execution.status, execution.output) == ("completed", [7, execution.id])
+    assert execution.started_at <= execution.finished_at
+    writing = [[sql for sql in statements if sql.startswith(("INSERT", "UPDATE", "DELETE"))]
+               for statements in transactions]
+    writing = [writes for writes in writing if writes]
+    assert len(writing) == 1 and [sql for sql in writing[0] if "EXECUTIONS" in sql] == ["INSERT INTO EXECUTIONS"]

@@ -26,6 +26,13 @@ def run_execution_later(execution_id: str, delay_seconds: float) -> None:
 
 
 @huey.periodic_task(crontab(minute="*"), retries=0)
+def relay_executions() -> int:
+    """Every minute: hand over again the pending runs whose queueing was lost (executions.relay_pending)."""
+    with app().app_context():
+        return executions.relay_pending()
+
+
+@huey.periodic_task(crontab(minute="*"), retries=0)
 @huey.lock_task("reap-stale-executions")
 def reap_stale_executions() -> int:
     """Every minute: executions whose worker died are marked failed (idempotent, any number of workers);

@@ -33,6 +33,8 @@ class Execution(db.Model):
         Index("ix_executions_tenant_id_created_at", "tenant_id", "created_at"),
         Index("ix_executions_script_id_created_at", "script_id", "created_at"),
         Index("ix_executions_tenant_id_status", "tenant_id", "status"),
+        Index("ix_executions_pending_queued_at", "queued_at", sqlite_where=text("status = 'pending'"),
+              postgresql_where=text("status = 'pending'")),
         # A schedule slot runs once: the scheduler's claim makes sure, and the database refuses a second run.
         # NULL (every other trigger) never collides on either backend.
         UniqueConstraint("script_id", "scheduled_for", name="uq_executions_script_id_scheduled_for"),
@@ -67,6 +69,9 @@ class Execution(db.Model):
     # The event an `event` run delivers (its retries share it); NULL for other triggers.
     event_id: Mapped[str | None] = NullableColumn(String(36), ForeignKey("events.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = created_column()
+    # When a pending run was last handed to the queue (or is due from it): the relay hands over again the
+    # runs whose hand-over was lost (executions.relay_pending). NULL for inline runs, which never queue.
+    queued_at: Mapped[datetime | None] = NullableColumn(UTCDateTime())
     started_at: Mapped[datetime | None] = NullableColumn(UTCDateTime())
     finished_at: Mapped[datetime | None] = NullableColumn(UTCDateTime())
 

@@ -15,7 +15,7 @@ number, and a `*` segment matches any one segment (`order.*` matches `order.paid
 `order.paid.late`).
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import current_app
@@ -96,14 +96,15 @@ def deliver(event_id: str) -> list[str]:
             if any(matches(pattern, event.type) for pattern in script.event_patterns or ())]
     db.session.commit()
     for execution in runs:
-        current_app.extensions[executions.DISPATCH_KEY](execution.id)
+        executions.dispatch(execution.id)
     return [execution.id for execution in runs]
 
 
-def _attempt(script: Script, event: Event, attempt: int, input: Any = None) -> Execution:
+def _attempt(script: Script, event: Event, attempt: int, input: Any = None, delay_s: float = 0) -> Execution:
     execution = Execution(tenant_id=script.tenant_id, script_id=script.id, script_version=script.current_version,
                           status="pending", trigger="event", event_id=event.id, attempt=attempt,
-                          input=input if input is not None else event_object(event), logs=[])
+                          input=input if input is not None else event_object(event), logs=[],
+                          queued_at=datetime.now(UTC) + timedelta(seconds=delay_s))
     db.session.add(execution)
     db.session.flush()
     return execution
@@ -123,9 +124,9 @@ def follow_up(execution_id: str) -> str | None:
     config = current_app.config
     try:
         if event is not None and execution.attempt <= config["JSR_EVENT_RETRIES"]:
-            retry = _attempt(script, event, execution.attempt + 1, execution.input)
-            db.session.commit()
             delay = config["JSR_RETRY_DELAY_S"] * 2 ** (execution.attempt - 1)
+            retry = _attempt(script, event, execution.attempt + 1, execution.input, delay)
+            db.session.commit()
             current_app.extensions[LATER_KEY](retry.id, delay)
             metrics.RETRIES.labels(execution.tenant_id).inc()
             return retry.id
@@ -187,7 +188,7 @@ def replay(actor: Actor, tenant_id: str, dead_letter_id: str, payload: Any = _UN
     rbac.require(actor, rbac.SCRIPTS_EXECUTE, tenant_id)
     execution = _replay(actor, _dead_letter(tenant_id, dead_letter_id), payload)
     db.session.commit()
-    current_app.extensions[executions.DISPATCH_KEY](execution.id)
+    executions.dispatch(execution.id)
     return execution
 
 
@@ -201,7 +202,7 @@ def replay_many(actor: Actor, tenant_id: str, *, script_id: str | None = None, e
     replayed = [_replay(actor, letter, _UNCHANGED) for letter in letters]
     db.session.commit()
     for execution in replayed:
-        current_app.extensions[executions.DISPATCH_KEY](execution.id)
+        executions.dispatch(execution.id)
     return replayed
 
 

@@ -31,6 +31,7 @@ DISPATCH_KEY = "jsr.dispatch"  # callable(execution_id) that queues a run; bound
 FINAL_STATUSES = ("completed", "failed", "timeout", "cancelled")
 PENDING_RETRY_SECONDS = 10
 QUOTA_RETRY_SECONDS = 1  # a run over quota is tried again this long after (workers), or told to (inline)
+RELAY_AFTER = timedelta(seconds=60)  # a run still pending this long after its queueing missed its hand-over
 
 
 @in_tenant
@@ -143,7 +144,7 @@ def create_pending(actor: Actor, script: Script, *, trigger: str, input: Any = N
         raise ValidationError({"trigger": _l("Unknown trigger.")})
     execution = Execution(tenant_id=script.tenant_id, script_id=script.id, script_version=script.current_version,
                           status="pending", trigger=trigger, input=input, attempt=attempt,
-                          triggered_by=actor.user_id, logs=[])
+                          triggered_by=actor.user_id, logs=[], queued_at=datetime.now(UTC))
     db.session.add(execution)
     db.session.flush()
     return execution
@@ -245,8 +246,17 @@ def _audit_manual(actor: Actor, execution: Execution) -> None:
 def enqueue(actor: Actor, tenant_id: str, script_id: str, input: Any = None, *, trigger: str = "manual") -> Execution:
     """Record a pending execution and hand it to the worker queue; returns at once."""
     execution = _record_request(actor, tenant_id, script_id, input, trigger)
-    current_app.extensions[DISPATCH_KEY](execution.id)
+    dispatch(execution.id)
     return execution
+
+
+def dispatch(execution_id: str) -> None:
+    """Hand a committed pending run to the queue. Should the queue be down, the run waits in the database
+    and `relay_pending` hands it over later: it is never lost."""
+    try:
+        current_app.extensions[DISPATCH_KEY](execution_id)
+    except Exception:
+        log.exception("execution %s could not be queued; the relay will hand it over", execution_id)
 
 
 def _record_request(actor: Actor, tenant_id: str, script_id: str, input: Any, trigger: str) -> Execution:
@@ -309,6 +319,9 @@ def execute(execution_id: str, *, handler: str | None = None) -> Execution:
     script = db.session.get(Script, execution.script_id)
     tenant = db.session.get(Tenant, execution.tenant_id)
     claimed = _claim(execution, script, tenant)
+    if not claimed:  # over quota, the caller queues it again: its hand-over is not lost
+        db.session.execute(update(Execution).where(Execution.id == execution.id, Execution.status == "pending")
+                           .values(queued_at=datetime.now(UTC)))
     db.session.commit()
     db.session.refresh(execution)
     if not claimed:
@@ -504,6 +517,25 @@ def reap_stale(grace_seconds: int = 60) -> list[str]:
     reaped_ids = list(reaped.scalars())
     db.session.commit()
     return reaped_ids
+
+
+@in_system
+def relay_pending(now: datetime | None = None) -> int:
+    """Hand over again the runs still pending RELAY_AFTER after their queueing (the queue was down, or the
+    process died between commit and hand-over); returns how many. Each is marked re-queued by a conditional
+    update first, so two relays never both hand one over; and should the lost hand-over arrive after all,
+    the claim (pending → running) lets only one of the two tasks run it."""
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    stale = (Execution.status == "pending", Execution.queued_at < now - RELAY_AFTER)
+    oldest = select(Execution.id).where(*stale).order_by(Execution.queued_at).limit(1000)
+    if db.session.get_bind().dialect.name == "postgresql":
+        oldest = oldest.with_for_update(skip_locked=True)
+    relayed = list(db.session.scalars(update(Execution).where(Execution.id.in_(oldest.scalar_subquery()), *stale)
+                                      .values(queued_at=now).returning(Execution.id)))
+    db.session.commit()
+    for execution_id in relayed:
+        dispatch(execution_id)
+    return len(relayed)
 
 
 @in_system

@@ -16,7 +16,6 @@ script fires once for the oldest slot it missed, not once per slot, and its next
 after the pass's time. The schedule preview is `cron.upcoming_runs(expression, tz, n)`.
 """
 
-import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -31,8 +30,6 @@ from portal.models.tenant import new_id
 from portal.services import cron, executions, metrics
 from portal.services import runtime as runtime_service
 from portal.services.scope import in_system
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -62,11 +59,7 @@ def tick(now: datetime | None = None) -> TickResult:
     for script, _ in claimed:
         db.session.expire(script)  # the claims changed their rows behind the session's back
     for execution_id in result.fired:
-        # A queue outage leaves the run pending in the database; it is not lost.
-        try:
-            current_app.extensions[executions.DISPATCH_KEY](execution_id)
-        except Exception:
-            log.exception("scheduled execution %s could not be queued", execution_id)
+        executions.dispatch(execution_id)  # a queue outage leaves the run pending, for the relay
     metrics.TICK.observe(time.perf_counter() - started)
     return result
 
@@ -100,4 +93,4 @@ def _fire(script: Script, tenant: Tenant, now: datetime, result: TickResult) -> 
     metrics.LAG.observe((now - slot).total_seconds())
     return {"id": execution_id, "tenant_id": script.tenant_id, "script_id": script.id,
             "script_version": script.current_version, "status": "pending", "trigger": "schedule",
-            "scheduled_for": slot, "logs": [], "attempt": 1, "host_calls": 0}
+            "scheduled_for": slot, "logs": [], "attempt": 1, "host_calls": 0, "queued_at": now}

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import event as sa_event
 from sqlalchemy import select, update
 
+import tasks
 from portal.extensions import db
 from portal.models import AuditEvent, Execution, Script, Tenant, User
 from portal.services import executions, outbox, scripts
@@ -13,6 +14,7 @@ from portal.services.errors import PermissionDenied, ServiceError
 from portal.services.rbac import Actor
 from portal.tenancy import system_scope, tenant_scope
 from runtime import LogEntry, RunResult
+from tasks.queue import configure
 from tests.conftest import backend
 
 
@@ -266,3 +268,36 @@ def test_an_inline_run_writes_its_execution_once_finished(app, db_session, make_
                for statements in transactions]
     writing = [writes for writes in writing if writes]
     assert len(writing) == 1 and [sql for sql in writing[0] if "EXECUTIONS" in sql] == ["INSERT INTO EXECUTIONS"]
+
+
+def test_a_run_whose_queueing_was_lost_is_handed_over_again_by_the_relay(app, db_session, make_tenant, make_user):
+    tenant = make_tenant()
+    actor, script = _script(make_user, tenant, "function main(input) { return input * 2 }")
+    # The queue is Redis on a port where nothing listens: the hand-over fails after the run was recorded.
+    previous = app.config["HUEY_URL"]
+    app.config.update(HUEY_URL="redis://127.0.0.1:1/0", HUEY_IMMEDIATE=False)
+    configure(app)
+    try:
+        execution_id = executions.enqueue(actor, tenant.id, script.id, 4).id
+    finally:
+        app.config.update(HUEY_URL=previous, HUEY_IMMEDIATE=True)
+        configure(app)
+    with system_scope():
+        assert db.session.get(Execution, execution_id, populate_existing=True).status == "pending"
+    assert executions.relay_pending() == 0  # not yet: it may still be on its way
+    later = datetime.now(UTC) + executions.RELAY_AFTER + timedelta(seconds=1)
+    assert executions.relay_pending(now=later) == 1  # handed over, and run (Huey's immediate mode)
+    with system_scope():
+        execution = db.session.get(Execution, execution_id, populate_existing=True)
+        assert (execution.status, execution.output) == ("completed", 8)
+    assert executions.relay_pending(now=later + 2 * executions.RELAY_AFTER) == 0
+
+
+def test_two_relays_hand_a_lost_run_over_once(app, db_session, make_tenant, make_user, undrained_queue):
+    tenant = make_tenant()
+    actor, script = _script(make_user, tenant, "function main(input) { return input }")
+    execution_id = executions.enqueue(actor, tenant.id, script.id, 1).id
+    queued = [task.args for task in tasks.huey.pending()].count((execution_id,))
+    later = datetime.now(UTC) + executions.RELAY_AFTER + timedelta(seconds=1)
+    assert [executions.relay_pending(now=later), executions.relay_pending(now=later)] == [1, 0]
+    assert [task.args for task in tasks.huey.pending()].count((execution_id,)) == queued + 1

@@ -1,0 +1,30 @@
+"""execution queued_at: when a pending run was last handed to the queue, so a lost hand-over is relayed
+
+Revision ID: 0011_execution_queued_at
+Revises: 0010_execution_search_index
+Create Date: 2026-11-27 09:30:00
+"""
+import sqlalchemy as sa
+from alembic import op
+
+# revision identifiers, used by Alembic.
+revision = "0011_execution_queued_at"
+down_revision = "0010_execution_search_index"
+branch_labels = None
+depends_on = None
+
+PENDING = sa.text("status = 'pending'")
+
+
+def upgrade():
+    with op.batch_alter_table("executions") as batch:
+        batch.add_column(sa.Column("queued_at", sa.DateTime(timezone=True), nullable=True))
+    op.execute("UPDATE executions SET queued_at = created_at WHERE status = 'pending'")
+    op.create_index("ix_executions_pending_queued_at", "executions", ["queued_at"], sqlite_where=PENDING,
+                    postgresql_where=PENDING)
+
+
+def downgrade():
+    op.drop_index("ix_executions_pending_queued_at", table_name="executions")
+    with op.batch_alter_table("executions") as batch:
+        batch.drop_column("queued_at")

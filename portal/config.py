@@ -60,6 +60,8 @@ class Config:
         self.JSR_HOOK_BODY_BYTES = _int("JSR_HOOK_BODY_BYTES", 1024 * 1024)  # largest webhook body; 413 above
         self.JSR_HOOK_RATE = env.get("JSR_HOOK_RATE", "600 per minute")  # requests per webhook script
         self.JSR_HOOK_CACHE_S = _int("JSR_HOOK_CACHE_S", 5)  # other processes see a route change within this
+        # Verified API tokens are kept per process this long: other processes' revocations apply within it.
+        self.JSR_TOKEN_CACHE_S = float(env.get("JSR_TOKEN_CACHE_S", 5))
         self.JSR_EVENT_RETRIES = _int("JSR_EVENT_RETRIES", 3)  # retries of a failed event delivery
         self.JSR_RETRY_DELAY_S = float(env.get("JSR_RETRY_DELAY_S", 2))  # first retry's delay; doubles each time
         self.JSR_EVENT_MAX_DEPTH = _int("JSR_EVENT_MAX_DEPTH", 5)  # events leading to events, at most this deep

@@ -45,6 +45,7 @@ class Config:
         self.JSR_SCRIPT_CONCURRENT = _int("JSR_SCRIPT_CONCURRENT", 5)
         self.JSR_WORKERS = _int("JSR_WORKERS", os.cpu_count() or 2)
         self.JSR_WORKER_TYPE = env.get("JSR_WORKER_TYPE", "process")  # or "thread"
+        self.JSR_WORKER_BATCH = _int("JSR_WORKER_BATCH", 20)  # due runs a worker claims and records together
         self.JSR_RETENTION_DAYS = _int("JSR_RETENTION_DAYS", 30)
         self.JSR_LOGIN_ATTEMPTS = _int("JSR_LOGIN_ATTEMPTS", 5)
         self.JSR_SESSION_HOURS = _int("JSR_SESSION_HOURS", 12)

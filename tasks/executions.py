@@ -8,15 +8,16 @@ from tasks.queue import app, huey
 
 @huey.task(retries=0)
 def run_execution(execution_id: str) -> str:
-    """Run one pending execution; a cancelled or already-claimed one is left as it is, one over quota
-    is queued again a moment later. A failed event delivery is followed by its next attempt or its
-    dead letter."""
+    """Run a pending execution, with a batch of other due ones (executions.execute_batch); one the batch
+    found cancelled or already claimed is left as it is, one over quota is queued again a moment later.
+    Each failed event delivery of the batch is followed by its next attempt or its dead letter."""
     with app().app_context():
-        execution = executions.execute(execution_id)
+        execution, *others = executions.execute_batch(execution_id)
         if execution.status == "pending":  # over its tenant's or script's quota: it waits in the queue
             run_execution_later(execution.id, executions.QUOTA_RETRY_SECONDS)
-        elif execution.trigger == "event":
-            events.follow_up(execution.id)
+        for ran in (execution, *others):
+            if ran.trigger == "event" and ran.status in events.RETRYABLE:
+                events.follow_up(ran.id)
         return execution.status
 
 

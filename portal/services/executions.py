@@ -1,6 +1,7 @@
 """Executions: create pending, run through the runtime, record the result, cancel, list, clean up."""
 
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -8,8 +9,9 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Text, and_, cast, func, or_, select, text, tuple_, update
+from sqlalchemy import Text, and_, case, cast, func, or_, select, text, tuple_, update
 from sqlalchemy.orm import aliased
+from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.extensions import db
 from portal.models import EXECUTION_STATUSES, TRIGGERS, Event, Execution, Script, Tenant, User
@@ -31,6 +33,7 @@ DISPATCH_KEY = "jsr.dispatch"  # callable(execution_id) that queues a run; bound
 FINAL_STATUSES = ("completed", "failed", "timeout", "cancelled")
 PENDING_RETRY_SECONDS = 10
 QUOTA_RETRY_SECONDS = 1  # a run over quota is tried again this long after (workers), or told to (inline)
+BATCH_WINDOW_S = 1.0  # a worker's batch starts no run later than this after its claim
 RELAY_AFTER = timedelta(seconds=60)  # a run still pending this long after its queueing missed its hand-over
 
 
@@ -308,50 +311,119 @@ def run_embedded(tenant_id: str, script_name: str, input: Any = None) -> Executi
 
 
 @in_system
-def execute(execution_id: str, *, handler: str | None = None) -> Execution:
-    """Run a pending execution once: claim it atomically within the quotas, run it, record the result.
+def execute(execution_id: str) -> Execution:
+    """Run a pending execution (in a batch with other due ones, `execute_batch`); returns it as it now is."""
+    return execute_batch(execution_id)[0]
 
-    Over its tenant's or script's quota the execution stays `pending`: the caller queues it again
-    (workers) or gives up (inline runs)."""
-    execution = db.session.get(Execution, execution_id, populate_existing=True)
-    if execution is None:
+
+@in_system
+def execute_batch(execution_id: str) -> list[Execution]:
+    """What a worker's task does: claim the execution and up to JSR_WORKER_BATCH - 1 other due pending ones
+    (one commit), run them one after the other, and write every result in one commit. Returns the asked
+    execution first, then the others the batch claimed.
+
+    Each claim is atomic and within the quotas (`_claim`), so a run is claimed by one batch only; the later
+    tasks of runs another batch took find nothing to do, and a task whose own run was taken still drains
+    what is due. Over its tenant's or script's quota an execution stays `pending`: its task queues it again.
+    A batch that has run for BATCH_WINDOW_S hands its runs not yet started back to the queue, so no claimed
+    run waits for more than one other run: the reaper never mistakes a waiting run for a lost one."""
+    first = db.session.get(Execution, execution_id, populate_existing=True)
+    if first is None:
         raise NotFound(_l("Execution not found."))
+    with _kept_loaded():
+        claimed = _claim_batch(first)
+        if first not in claimed:
+            db.session.refresh(first)  # over quota (still pending), cancelled, or another worker has it
+        _run_batch(claimed)
+    return [first, *(execution for execution in claimed if execution is not first)]
+
+
+def _claim_batch(first: Execution) -> list[Execution]:
+    """pending → running for `first` and other due pending executions, within the quotas; one commit."""
+    now = datetime.now(UTC)
+    # Every candidate row is locked at once, skipping those another batch holds (PostgreSQL), before any
+    # advisory lock is waited for: a batch never waits for a row, so two batches cannot deadlock.
+    due = (select(Execution).where(Execution.status == "pending",
+                                   or_(Execution.id == first.id, Execution.queued_at <= now))
+           .order_by(case((Execution.id == first.id, 0), else_=1), Execution.queued_at)
+           .limit(current_app.config["JSR_WORKER_BATCH"]))
+    if db.session.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    candidates = list(db.session.scalars(due.execution_options(populate_existing=True)))
+    claimed = []
+    # Per-tenant advisory locks (PostgreSQL) are taken in one order by every worker: no deadlock.
+    for execution in sorted(candidates, key=lambda candidate: candidate.tenant_id):
+        if _claim(execution, db.session.get(Script, execution.script_id), db.session.get(Tenant, execution.tenant_id)):
+            set_committed_value(execution, "status", "running")
+            set_committed_value(execution, "started_at", now)
+            claimed.append(execution)
+    if first.status == "pending" and first not in claimed:  # over quota: its task queues it again, not lost
+        db.session.execute(update(Execution).where(Execution.id == first.id, Execution.status == "pending")
+                           .values(queued_at=now))
+    db.session.commit()
+    return claimed
+
+
+def _run_batch(claimed: list[Execution]) -> None:
+    """Run the claimed executions one after the other, then write every result in one commit."""
+    started, finished, handed_back = time.monotonic(), [], []
+    for index, execution in enumerate(claimed):
+        if index and time.monotonic() - started > BATCH_WINDOW_S:
+            handed_back = _hand_back(claimed[index:])
+            break
+        finished.append(_run_claimed(execution))
+    try:
+        db.session.commit()
+    except Exception:  # one result the database refuses must not cost the others theirs
+        db.session.rollback()
+        log.exception("a batch of %d results could not be stored together; storing them one by one",
+                      len(finished))
+        for execution, result, _, _ in finished:
+            if result is not None:
+                store_result(execution, result)
+    for execution_id in handed_back:
+        dispatch(execution_id)
+    for execution, result, script_type, memory_limit in finished:
+        metrics.execution_finished(execution.tenant_id, script_type, execution.trigger, execution.status, result,
+                                   memory_limit)
+    metrics.pool_state(runtime_service.pool().metrics())
+
+
+def _run_claimed(execution: Execution) -> tuple[Execution, RunResult | None, str, int | None]:
+    """Run one claimed execution and put its result on it (not committed); a refused one is cancelled.
+    Returns it with its result, its script's type and its memory limit (for the metrics)."""
     script = db.session.get(Script, execution.script_id)
     tenant = db.session.get(Tenant, execution.tenant_id)
-    claimed = _claim(execution, script, tenant)
-    if not claimed:  # over quota, the caller queues it again: its hand-over is not lost
-        db.session.execute(update(Execution).where(Execution.id == execution.id, Execution.status == "pending")
-                           .values(queued_at=datetime.now(UTC)))
-    db.session.commit()
-    db.session.refresh(execution)
-    if not claimed:
-        return execution  # over quota (still pending), cancelled, or another worker has it
     refusal = _refusal(script, tenant, execution.triggered_by)
     if refusal is not None:
         execution.status, execution.finished_at = "cancelled", datetime.now(UTC)
         execution.error = error_record("cancelled", refusal[0], refusal[1])
         _release_schedule_lock(execution)
-        db.session.commit()
-        metrics.execution_finished(tenant.id, script.type, execution.trigger, execution.status, None)
-        return execution
-    request = _run_request(execution, script, tenant, handler)
-    script_limit = min(script.concurrency, tenant.max_concurrency) if script.concurrency else None
-    result = runtime_service.run(request, tenant_limit=tenant.max_concurrency, script_limit=script_limit)
-    store_result(execution, result)
+        return execution, None, script.type, None
+    request = _run_request(execution, script, tenant)
+    tenant_limit, script_limit = _quota_limits(script, tenant)
+    result = runtime_service.run(request, tenant_limit=tenant_limit, script_limit=script_limit)
+    record_result(execution, result)
+    _publish_finished(execution)
     if execution.scheduled_for is not None:
         _release_schedule_lock(execution)
-        db.session.commit()
-    metrics.execution_finished(tenant.id, script.type, execution.trigger, execution.status, result,
-                               request.limits.memory_bytes)
-    metrics.pool_state(runtime_service.pool().metrics())
-    return execution
+    return execution, result, script.type, request.limits.memory_bytes
 
 
-def _run_request(execution: Execution, script: Script, tenant: Tenant, handler: str | None = None) -> RunRequest:
+def _hand_back(unstarted: list[Execution]) -> list[str]:
+    """Claimed runs a batch will not start: pending again, and queued again after the batch's commit."""
+    ids = [execution.id for execution in unstarted]
+    db.session.execute(update(Execution).where(Execution.id.in_(ids), Execution.status == "running")
+                       .values(status="pending", started_at=None, queued_at=datetime.now(UTC))
+                       .execution_options(synchronize_session=False))
+    return ids
+
+
+def _run_request(execution: Execution, script: Script, tenant: Tenant) -> RunRequest:
     return RunRequest(
         source=script.source,
         tenant_id=execution.tenant_id,
-        handler=handler or HANDLER_BY_TYPE[script.type],
+        handler=HANDLER_BY_TYPE[script.type],
         input=execution.input,
         context={"userId": execution.triggered_by, "organizationId": script.organization_id,
                  "scriptId": script.id, "executionId": execution.id,

@@ -301,3 +301,52 @@ def test_two_relays_hand_a_lost_run_over_once(app, db_session, make_tenant, make
     later = datetime.now(UTC) + executions.RELAY_AFTER + timedelta(seconds=1)
     assert [executions.relay_pending(now=later), executions.relay_pending(now=later)] == [1, 0]
     assert [task.args for task in tasks.huey.pending()].count((execution_id,)) == queued + 1
+
+
+def test_a_worker_claims_due_pending_runs_in_a_batch_and_writes_their_results_in_one_commit(
+        app, db_session, make_tenant, make_user, undrained_queue):
+    tenant = make_tenant(max_concurrency=10)
+    actor, script = _script(make_user, tenant, "function main(input) { return input * 10 }", concurrency=10)
+    queued = [executions.enqueue(actor, tenant.id, script.id, n).id for n in range(5)]
+    writes = []
+
+    def statement(_conn, _cursor, sql, *_):
+        if sql.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")):
+            writes.append(True)
+
+    def commit(_conn):
+        if writes:
+            transactions.append(len(writes))
+            writes.clear()
+
+    transactions = []
+    sa_event.listen(db.engine, "before_cursor_execute", statement)
+    sa_event.listen(db.engine, "commit", commit)
+    try:
+        batch = executions.execute_batch(queued[2])
+    finally:
+        sa_event.remove(db.engine, "before_cursor_execute", statement)
+        sa_event.remove(db.engine, "commit", commit)
+    assert batch[0].id == queued[2] and sorted(e.id for e in batch) == sorted(queued)
+    with system_scope():
+        stored = {e.id: (e.status, e.output) for e in db.session.scalars(
+            select(Execution).where(Execution.id.in_(queued)).execution_options(populate_existing=True))}
+    assert stored == {execution_id: ("completed", n * 10) for n, execution_id in enumerate(queued)}
+    assert len(transactions) == 2  # the claim, then every result
+    assert executions.execute(queued[0]).status == "completed"  # its own task comes later: nothing to do
+
+
+def test_a_batch_leaves_runs_over_quota_and_runs_not_due_yet_pending(app, db_session, make_tenant, make_user,
+                                                                    undrained_queue):
+    tenant = make_tenant(max_concurrency=2)
+    actor, script = _script(make_user, tenant, "function main(input) { return input }")
+    queued = [executions.enqueue(actor, tenant.id, script.id, n).id for n in range(3)]
+    later = executions.enqueue(actor, tenant.id, script.id, 9).id
+    with system_scope():
+        db.session.execute(update(Execution).where(Execution.id == later)
+                           .values(queued_at=datetime.now(UTC) + timedelta(minutes=5)))
+        db.session.commit()
+    ran = executions.execute_batch(queued[0])
+    assert sorted(e.id for e in ran if e.status == "completed") == sorted(queued[:2])
+    with system_scope():
+        assert {db.session.get(Execution, i, populate_existing=True).status for i in (queued[2], later)} == {"pending"}

@@ -44,7 +44,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     tasks.configure(app)
     app.extensions[executions.DISPATCH_KEY] = tasks.run_execution
     app.extensions[events.LATER_KEY] = tasks.run_execution_later
-    app.extensions[outbox.DELIVER_KEY] = tasks.deliver_event
+    app.extensions[outbox.DELIVER_KEY] = tasks.deliver_events
     app.extensions[metrics.QUEUE_DEPTH_KEY] = tasks.huey.pending_count
     runtime_service.init_app(app)
     session_wiring.init_app(app)

@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from portal.extensions import db
 from portal.models import DeadLetter, Event, Execution, Script, Tenant
+from portal.models.tenant import new_id
 from portal.services import audit, executions, metrics, outbox, rbac
 from portal.services.errors import Conflict, NotFound, ValidationError
 from portal.services.inputs import is_id, json_error, require_id, require_text, utc_time
@@ -80,19 +81,19 @@ def event_object(event: Event) -> dict[str, Any]:
 
 
 @in_system
-def deliver(event_id: str) -> list[str]:
-    """Claim a pending event and queue one run per matching script; returns the execution ids."""
-    claimed = db.session.execute(update(Event).where(Event.id == event_id, Event.status == "pending")
-                                 .values(status="delivered", delivered_at=datetime.now(UTC)))
-    if claimed.rowcount != 1:
+def deliver(event_ids: list[str]) -> list[str]:
+    """Claim the pending events among `event_ids` and queue one run per matching script, in one transaction;
+    returns the execution ids. An event delivered already (a relay raced its first queueing) is skipped."""
+    claimed = list(db.session.scalars(update(Event).where(Event.id.in_(event_ids), Event.status == "pending")
+                                      .values(status="delivered", delivered_at=datetime.now(UTC))
+                                      .returning(Event.id)))
+    if not claimed:
         db.session.commit()
-        return []  # delivered already (a relay raced the first queueing)
-    event = db.session.get(Event, event_id, populate_existing=True)
-    candidates = db.session.scalars(
-        select(Script).join(Tenant, Tenant.id == Script.tenant_id)
-        .where(Script.tenant_id == event.tenant_id, Script.type == "event", Script.status == "active",
-               Tenant.active.is_(True)))
-    runs = [_attempt(script, event, 1) for script in candidates
+        return []
+    delivered = db.session.scalars(select(Event).where(Event.id.in_(claimed)).order_by(Event.created_at)
+                                   .execution_options(populate_existing=True)).all()
+    subscribers = {tenant_id: _subscribers(tenant_id) for tenant_id in {event.tenant_id for event in delivered}}
+    runs = [_attempt(script, event, 1) for event in delivered for script in subscribers[event.tenant_id]
             if any(matches(pattern, event.type) for pattern in script.event_patterns or ())]
     db.session.commit()
     for execution in runs:
@@ -100,13 +101,21 @@ def deliver(event_id: str) -> list[str]:
     return [execution.id for execution in runs]
 
 
+def _subscribers(tenant_id: str) -> list[Script]:
+    """The active event scripts of a tenant, if the tenant is active."""
+    return list(db.session.scalars(
+        select(Script).join(Tenant, Tenant.id == Script.tenant_id)
+        .where(Script.tenant_id == tenant_id, Script.type == "event", Script.status == "active",
+               Tenant.active.is_(True))))
+
+
 def _attempt(script: Script, event: Event, attempt: int, input: Any = None, delay_s: float = 0) -> Execution:
-    execution = Execution(tenant_id=script.tenant_id, script_id=script.id, script_version=script.current_version,
-                          status="pending", trigger="event", event_id=event.id, attempt=attempt,
-                          input=input if input is not None else event_object(event), logs=[],
-                          queued_at=datetime.now(UTC) + timedelta(seconds=delay_s))
+    """A pending execution of one attempt at an event (added to the session; written by its commit)."""
+    execution = Execution(id=new_id(), tenant_id=script.tenant_id, script_id=script.id,
+                          script_version=script.current_version, status="pending", trigger="event",
+                          event_id=event.id, attempt=attempt, input=input if input is not None else event_object(event),
+                          logs=[], queued_at=datetime.now(UTC) + timedelta(seconds=delay_s))
     db.session.add(execution)
-    db.session.flush()
     return execution
 
 

@@ -323,13 +323,16 @@ def execute_batch(execution_id: str) -> list[Execution]:
     execution first, then the others the batch claimed.
 
     Each claim is atomic and within the quotas (`_claim`), so a run is claimed by one batch only; the later
-    tasks of runs another batch took find nothing to do, and a task whose own run was taken still drains
-    what is due. Over its tenant's or script's quota an execution stays `pending`: its task queues it again.
+    tasks of runs another batch took find nothing to do (one read). Over its tenant's or script's quota an
+    execution stays `pending`: its task queues it again.
     A batch that has run for BATCH_WINDOW_S hands its runs not yet started back to the queue, so no claimed
     run waits for more than one other run: the reaper never mistakes a waiting run for a lost one."""
     first = db.session.get(Execution, execution_id, populate_existing=True)
     if first is None:
         raise NotFound(_l("Execution not found."))
+    if first.status != "pending":  # a batch took it, or it was cancelled: what is due has a task of its own
+        db.session.commit()
+        return [first]
     with _kept_loaded():
         claimed = _claim_batch(first)
         if first not in claimed:
@@ -350,6 +353,9 @@ def _claim_batch(first: Execution) -> list[Execution]:
     if db.session.get_bind().dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
     candidates = list(db.session.scalars(due.execution_options(populate_existing=True)))
+    if first not in candidates:  # another batch holds it (its row is locked): that batch runs it
+        db.session.commit()
+        return []
     claimed = []
     # Per-tenant advisory locks (PostgreSQL) are taken in one order by every worker: no deadlock.
     for execution in sorted(candidates, key=lambda candidate: candidate.tenant_id):

@@ -1,9 +1,10 @@
 """The outbox: publishing a domain event is writing its row in the transaction of the change that caused it.
 
 So the event exists exactly when that change was committed: a rolled-back change publishes nothing.
-After the commit the event's id is handed to the queue (the `deliver_event` task, portal/services/events.py
-does the delivery); should the queue be down, the relay task finds events still `pending` a minute later
-and hands them over again, so an outage delays events without losing them.
+After the commit the ids of the events it published are handed to the queue together (one `deliver_events`
+task per commit; portal/services/events.py does the delivery); should the queue be down, the relay task
+finds events still `pending` a minute later and hands them over again, so an outage delays events without
+losing them.
 """
 
 import re
@@ -24,7 +25,8 @@ from portal.services.scope import in_system
 
 TYPE_RE = re.compile(r"^[a-z0-9_-]+(\.[a-z0-9_-]+)*$")
 MAX_TYPE_LENGTH = 200
-DELIVER_KEY = "jsr.deliver_event"  # callable(event_id) that queues a delivery; bound by create_app
+DELIVER_KEY = "jsr.deliver_events"  # callable(event_ids) that queues their delivery; bound by create_app
+RELAY_BATCH = 100  # events handed over in one delivery by the relay
 OUTBOX = "jsr_outbox"  # session.info key: ids of the events this transaction published
 RELAY_AFTER = timedelta(seconds=60)  # an event still pending this long after its commit missed its queueing
 
@@ -49,8 +51,7 @@ def publish(tenant_id: str, type: str, payload: Any = None, *, depth: int = 0) -
 def _after_commit(session: Session) -> None:
     published = session.info.pop(OUTBOX, [])
     if published and has_app_context():
-        for event_id in published:
-            _queue(event_id)
+        _queue(published)
 
 
 def _after_rollback(session: Session) -> None:
@@ -61,11 +62,11 @@ sa_event.listen(Session, "after_commit", _after_commit)
 sa_event.listen(Session, "after_rollback", _after_rollback)
 
 
-def _queue(event_id: str) -> None:
+def _queue(event_ids: list[str]) -> None:
     try:
-        current_app.extensions[DELIVER_KEY](event_id)
-    except Exception:  # the queue is down: the relay hands the event over later
-        current_app.logger.exception("event %s could not be queued; the relay will retry", event_id)
+        current_app.extensions[DELIVER_KEY](event_ids)
+    except Exception:  # the queue is down: the relay hands the events over later
+        current_app.logger.exception("events %s could not be queued; the relay will retry", event_ids)
 
 
 @in_system
@@ -75,6 +76,6 @@ def relay_stale(now: datetime | None = None) -> int:
     stale = list(db.session.scalars(select(Event.id).where(Event.status == "pending", Event.created_at < cutoff)
                                     .order_by(Event.created_at).limit(1000)))
     db.session.commit()
-    for event_id in stale:
-        _queue(event_id)
+    for first in range(0, len(stale), RELAY_BATCH):
+        _queue(stale[first:first + RELAY_BATCH])
     return len(stale)

@@ -77,7 +77,7 @@ def test_an_event_runs_every_matching_script(app, db_session, tenant_admin, even
     assert _runs(users) == []
     with system_scope():
         assert db.session.get(Event, event_id).status == "delivered"
-    assert events.deliver(event_id) == []  # delivered once, whoever hands it over again
+    assert events.deliver([event_id]) == []  # delivered once, whoever hands it over again
 
 
 def test_the_portals_own_changes_publish_events(app, db_session, tenant_admin, event_script):
@@ -207,7 +207,7 @@ def test_a_run_the_reaper_failed_is_retried(app, db_session, tenant_admin, event
     """The worker died mid-run: the reaper fails the execution and the event's next attempt is queued."""
     tenant, _ = tenant_admin
     script_id = event_script(["order.paid"])
-    events.deliver(_publish(tenant.id, "order.paid", {"n": 2}))  # what the consumer would do
+    events.deliver([_publish(tenant.id, "order.paid", {"n": 2})])  # what the consumer would do
     [first] = [r for r in _runs(script_id) if r.input["payload"] == {"n": 2}]
     with system_scope():
         db.session.execute(update(Execution).where(Execution.id == first.id)

@@ -2,7 +2,7 @@
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -219,7 +219,7 @@ def _record_inline(actor: Actor, execution: Execution, result: RunResult) -> Exe
     """INSERT a finished inline run with its audit record and its execution.* event, in one commit. When
     the database refuses it, the execution is still written, `failed`, saying its result could not be kept."""
     try:
-        record_result(execution, result)
+        record_result(execution, result, secrets.redactor(execution.tenant_id))
         db.session.add(execution)
         _audit_manual(actor, execution)
         _publish_finished(execution)
@@ -334,15 +334,17 @@ def execute_batch(execution_id: str) -> list[Execution]:
         db.session.commit()
         return [first]
     with _kept_loaded():
-        claimed = _claim_batch(first)
+        claimed, loaded = _claim_batch(first)
         if first not in claimed:
             db.session.refresh(first)  # over quota (still pending), cancelled, or another worker has it
         _run_batch(claimed)
+    del loaded
     return [first, *(execution for execution in claimed if execution is not first)]
 
 
-def _claim_batch(first: Execution) -> list[Execution]:
-    """pending → running for `first` and other due pending executions, within the quotas; one commit."""
+def _claim_batch(first: Execution) -> tuple[list[Execution], list]:
+    """pending → running for `first` and other due pending executions, within the quotas; one commit.
+    Returns the claimed executions, and what else was loaded for them (see _load_together)."""
     now = datetime.now(UTC)
     # Every candidate row is locked at once, skipping those another batch holds (PostgreSQL), before any
     # advisory lock is waited for: a batch never waits for a row, so two batches cannot deadlock.
@@ -355,11 +357,18 @@ def _claim_batch(first: Execution) -> list[Execution]:
     candidates = list(db.session.scalars(due.execution_options(populate_existing=True)))
     if first not in candidates:  # another batch holds it (its row is locked): that batch runs it
         db.session.commit()
-        return []
+        return [], []
+    loaded = _load_together(candidates)
     claimed = []
-    # Per-tenant advisory locks (PostgreSQL) are taken in one order by every worker: no deadlock.
-    for execution in sorted(candidates, key=lambda candidate: candidate.tenant_id):
-        if _claim(execution, db.session.get(Script, execution.script_id), db.session.get(Tenant, execution.tenant_id)):
+    if db.session.get_bind().dialect.name == "postgresql":
+        # Count-and-claim atomic per tenant across processes; the locks taken in one order by every worker
+        # (no deadlock), released at the commit.
+        for tenant_id in sorted({candidate.tenant_id for candidate in candidates}):
+            db.session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:tenant))"), {"tenant": tenant_id})
+    now = datetime.now(UTC)  # the runs start now, after any wait for another batch's locks
+    won = _claim(candidates, first.id, now)
+    for execution in candidates:
+        if execution.id in won:
             set_committed_value(execution, "status", "running")
             set_committed_value(execution, "started_at", now)
             claimed.append(execution)
@@ -367,17 +376,30 @@ def _claim_batch(first: Execution) -> list[Execution]:
         db.session.execute(update(Execution).where(Execution.id == first.id, Execution.status == "pending")
                            .values(queued_at=now))
     db.session.commit()
-    return claimed
+    return claimed, loaded
+
+
+def _load_together(batch: list[Execution]) -> list:
+    """The scripts, tenants and events of a batch in one query each: while the caller holds the returned
+    list, `session.get` finds them loaded (the session itself keeps only weak references)."""
+    loaded = []
+    for model, ids in ((Script, {e.script_id for e in batch}), (Tenant, {e.tenant_id for e in batch}),
+                       (Event, {e.event_id for e in batch} - {None})):
+        if ids:
+            loaded += db.session.scalars(select(model).where(model.id.in_(ids))).all()
+    return loaded
 
 
 def _run_batch(claimed: list[Execution]) -> None:
     """Run the claimed executions one after the other, then write every result in one commit."""
-    started, finished, handed_back = time.monotonic(), [], []
+    started, finished, handed_back, redactors = time.monotonic(), [], [], {}
     for index, execution in enumerate(claimed):
         if index and time.monotonic() - started > BATCH_WINDOW_S:
             handed_back = _hand_back(claimed[index:])
             break
-        finished.append(_run_claimed(execution))
+        if execution.tenant_id not in redactors:
+            redactors[execution.tenant_id] = secrets.redactor(execution.tenant_id)
+        finished.append(_run_claimed(execution, redactors[execution.tenant_id]))
     try:
         db.session.commit()
     except Exception:  # one result the database refuses must not cost the others theirs
@@ -395,7 +417,8 @@ def _run_batch(claimed: list[Execution]) -> None:
     metrics.pool_state(runtime_service.pool().metrics())
 
 
-def _run_claimed(execution: Execution) -> tuple[Execution, RunResult | None, str, int | None]:
+def _run_claimed(execution: Execution, redact: Callable[[str], str] | None
+                 ) -> tuple[Execution, RunResult | None, str, int | None]:
     """Run one claimed execution and put its result on it (not committed); a refused one is cancelled.
     Returns it with its result, its script's type and its memory limit (for the metrics)."""
     script = db.session.get(Script, execution.script_id)
@@ -409,7 +432,7 @@ def _run_claimed(execution: Execution) -> tuple[Execution, RunResult | None, str
     request = _run_request(execution, script, tenant)
     tenant_limit, script_limit = _quota_limits(script, tenant)
     result = runtime_service.run(request, tenant_limit=tenant_limit, script_limit=script_limit)
-    record_result(execution, result)
+    record_result(execution, result, redact)
     _publish_finished(execution)
     if execution.scheduled_for is not None:
         _release_schedule_lock(execution)
@@ -445,25 +468,35 @@ def _quota_limits(script: Script, tenant: Tenant) -> tuple[int, int]:
     return tenant_limit, min(script.concurrency or current_app.config["JSR_SCRIPT_CONCURRENT"], tenant_limit)
 
 
-def _claim(execution: Execution, script: Script, tenant: Tenant) -> bool:
-    """pending → running, only while the tenant and the script run fewer than their quotas, counted over
-    every process: the running executions in the database are the leases (a dead worker's lease ends when
-    the reaper fails its execution). On PostgreSQL a transaction-scoped advisory lock per tenant makes
-    count-and-claim atomic across processes; SQLite runs one writing statement at a time anyway."""
-    tenant_limit, script_limit = _quota_limits(script, tenant)
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:tenant))"), {"tenant": tenant.id})
+def _claim(candidates: list[Execution], first_id: str, now: datetime) -> set[str]:
+    """pending → running for as many candidates as their tenants' and scripts' quotas leave room for, in one
+    statement; returns the ids claimed. The quotas are counted over every process: the running executions
+    in the database are the leases (a dead worker's lease ends when the reaper fails its execution). Within
+    the batch, candidates are ranked per tenant and per script (`first_id` first, then oldest) and claimed
+    while rank + running stays within the limit. On PostgreSQL the caller holds an advisory lock per tenant,
+    which makes count-and-claim atomic across processes; on SQLite the one statement is."""
+    order = (case((Execution.id == first_id, 0), else_=1), Execution.queued_at, Execution.id)
+    ranked = (select(Execution.id, Execution.tenant_id, Execution.script_id,
+                     func.row_number().over(partition_by=Execution.tenant_id, order_by=order).label("in_tenant"),
+                     func.row_number().over(partition_by=Execution.script_id, order_by=order).label("in_script"))
+              .where(Execution.id.in_([candidate.id for candidate in candidates]), Execution.status == "pending")
+              .subquery())
     other = aliased(Execution)
 
-    def running(*conditions):
-        return select(func.count()).select_from(other).where(other.status == "running", *conditions).scalar_subquery()
+    def running(column, value):
+        return select(func.count()).select_from(other).where(other.status == "running", column == value
+                                                             ).scalar_subquery()
 
-    claimed = db.session.execute(
-        update(Execution).where(Execution.id == execution.id, Execution.status == "pending",
-                                running(other.tenant_id == tenant.id) < tenant_limit,
-                                running(other.script_id == script.id) < script_limit)
-        .values(status="running", started_at=datetime.now(UTC)))
-    return claimed.rowcount == 1
+    script_quota = func.coalesce(Script.concurrency, current_app.config["JSR_SCRIPT_CONCURRENT"])
+    within = (select(ranked.c.id).join(Tenant, Tenant.id == ranked.c.tenant_id)
+              .join(Script, Script.id == ranked.c.script_id)
+              .where(ranked.c.in_tenant + running(other.tenant_id, ranked.c.tenant_id) <= Tenant.max_concurrency,
+                     ranked.c.in_script + running(other.script_id, ranked.c.script_id) <= script_quota,
+                     ranked.c.in_script + running(other.script_id, ranked.c.script_id) <= Tenant.max_concurrency))
+    return set(db.session.scalars(
+        update(Execution).where(Execution.id.in_(within), Execution.status == "pending")
+        .values(status="running", started_at=now).returning(Execution.id)
+        .execution_options(synchronize_session=False)))
 
 
 def _trigger_context(execution: Execution) -> dict[str, Any]:
@@ -505,7 +538,7 @@ def store_result(execution: Execution, result: RunResult) -> None:
     lone surrogate, a counter overflows, the connection drops), the execution still ends: `failed`,
     with an error saying how the run ended and that its result could not be stored."""
     try:
-        record_result(execution, result)
+        record_result(execution, result, secrets.redactor(execution.tenant_id))
         _publish_finished(execution)
         db.session.commit()
     except Exception as exc:  # whatever the database or driver raised, the run must not stay `running`
@@ -537,10 +570,10 @@ def _publish_finished(execution: Execution) -> None:
                     "trigger": execution.trigger, "error": execution.error})
 
 
-def record_result(execution: Execution, result: RunResult) -> None:
-    """Copy a run's result onto its execution; the tenant's secret values never reach stored logs or errors."""
+def record_result(execution: Execution, result: RunResult, redact: Callable[[str], str] | None) -> None:
+    """Copy a run's result onto its execution; the tenant's secret values never reach stored logs or errors
+    (`redact` is secrets.redactor(tenant))."""
     data = result.to_dict()
-    redact = secrets.redactor(execution.tenant_id)
     if redact is not None:
         for entry in data["logs"]:
             entry["message"] = redact(entry["message"])

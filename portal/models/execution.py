@@ -35,6 +35,11 @@ class Execution(db.Model):
         Index("ix_executions_tenant_id_status", "tenant_id", "status"),
         Index("ix_executions_pending_queued_at", "queued_at", sqlite_where=text("status = 'pending'"),
               postgresql_where=text("status = 'pending'")),
+        # The quotas count running executions per tenant and per script (executions._claim): small indexes.
+        Index("ix_executions_running_tenant_id", "tenant_id", sqlite_where=text("status = 'running'"),
+              postgresql_where=text("status = 'running'")),
+        Index("ix_executions_running_script_id", "script_id", sqlite_where=text("status = 'running'"),
+              postgresql_where=text("status = 'running'")),
         # A schedule slot runs once: the scheduler's claim makes sure, and the database refuses a second run.
         # NULL (every other trigger) never collides on either backend.
         UniqueConstraint("script_id", "scheduled_for", name="uq_executions_script_id_scheduled_for"),

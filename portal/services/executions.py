@@ -488,11 +488,11 @@ def _claim(candidates: list[Execution], first_id: str, now: datetime) -> set[str
                                                              ).scalar_subquery()
 
     script_quota = func.coalesce(Script.concurrency, current_app.config["JSR_SCRIPT_CONCURRENT"])
+    script_quota = case((script_quota < Tenant.max_concurrency, script_quota), else_=Tenant.max_concurrency)
     within = (select(ranked.c.id).join(Tenant, Tenant.id == ranked.c.tenant_id)
               .join(Script, Script.id == ranked.c.script_id)
               .where(ranked.c.in_tenant + running(other.tenant_id, ranked.c.tenant_id) <= Tenant.max_concurrency,
-                     ranked.c.in_script + running(other.script_id, ranked.c.script_id) <= script_quota,
-                     ranked.c.in_script + running(other.script_id, ranked.c.script_id) <= Tenant.max_concurrency))
+                     ranked.c.in_script + running(other.script_id, ranked.c.script_id) <= script_quota))
     return set(db.session.scalars(
         update(Execution).where(Execution.id.in_(within), Execution.status == "pending")
         .values(status="running", started_at=now).returning(Execution.id)

@@ -29,7 +29,7 @@ from portal.models.tenant import new_id
 from portal.services import audit, executions, metrics, outbox, rbac
 from portal.services.errors import Conflict, NotFound, ValidationError
 from portal.services.inputs import is_id, json_error, require_id, require_text, utc_time
-from portal.services.outbox import MAX_TYPE_LENGTH
+from portal.services.outbox import MAX_TYPE_LENGTH, matches
 from portal.services.queries import page, where_given
 from portal.services.rbac import Actor
 from portal.services.scope import in_system, in_tenant
@@ -68,13 +68,6 @@ def publish_from_run(tenant_id: str, run: dict[str, Any], type: Any, payload: An
 
 
 # -- delivery ------------------------------------------------------------------------------
-def matches(pattern: str, type_: str) -> bool:
-    if pattern == "*":
-        return True
-    wanted, given = pattern.split("."), type_.split(".")
-    return len(wanted) == len(given) and all(w in ("*", g) for w, g in zip(wanted, given, strict=True))
-
-
 def event_object(event: Event) -> dict[str, Any]:
     return {"id": event.id, "type": event.type, "payload": event.payload,
             "occurredAt": event.created_at.isoformat().replace("+00:00", "Z"), "depth": event.depth}

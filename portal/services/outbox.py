@@ -18,7 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.extensions import db
-from portal.models import Event
+from portal.models import Event, Script
+from portal.models.tenant import new_id
+from portal.services import script_caches
 from portal.services.errors import ValidationError
 from portal.services.inputs import json_error
 from portal.services.scope import in_system
@@ -32,7 +34,12 @@ RELAY_AFTER = timedelta(seconds=60)  # an event still pending this long after it
 
 
 def publish(tenant_id: str, type: str, payload: Any = None, *, depth: int = 0) -> Event:
-    """Add an event to the current transaction; it is queued for delivery once that transaction commits."""
+    """Add an event to the current transaction; it is queued for delivery once that transaction commits.
+
+    An event no active event script of the tenant subscribes to is written delivered (to nobody) and not
+    queued: the portal's own execution.* events cost no delivery task where nothing listens. Subscriptions
+    are cached per process (script_caches): a script activated in another process receives events
+    published here from at most JSR_HOOK_CACHE_S seconds later."""
     if not isinstance(type, str) or len(type) > MAX_TYPE_LENGTH or not TYPE_RE.match(type):
         raise ValidationError({"type": _l("An event type looks like order.paid: lowercase words separated by dots.")})
     if (message := json_error(payload)) is not None:
@@ -41,11 +48,32 @@ def publish(tenant_id: str, type: str, payload: Any = None, *, depth: int = 0) -
     if depth > maximum:
         raise ValidationError({"depth": _l("Events may lead to other events at most %(depth)s deep.",
                                            depth=maximum)})
-    event = Event(tenant_id=tenant_id, type=type, payload=payload, depth=depth, status="pending")
+    if not any(matches(pattern, type) for pattern in _subscriptions(tenant_id)):
+        event = Event(id=new_id(), tenant_id=tenant_id, type=type, payload=payload, depth=depth,
+                      status="delivered", delivered_at=datetime.now(UTC))
+        db.session.add(event)
+        return event
+    event = Event(id=new_id(), tenant_id=tenant_id, type=type, payload=payload, depth=depth, status="pending")
     db.session.add(event)
-    db.session.flush()
     db.session.info.setdefault(OUTBOX, []).append(event.id)
     return event
+
+
+def matches(pattern: str, type_: str) -> bool:
+    if pattern == "*":
+        return True
+    wanted, given = pattern.split("."), type_.split(".")
+    return len(wanted) == len(given) and all(w in ("*", g) for w, g in zip(wanted, given, strict=True))
+
+
+def _subscriptions(tenant_id: str) -> tuple[str, ...]:
+    """The event patterns of the tenant's active event scripts."""
+    def load() -> tuple[str, ...]:
+        rows = db.session.scalars(select(Script.event_patterns).where(
+            Script.tenant_id == tenant_id, Script.type == "event", Script.status == "active"))
+        return tuple(pattern for patterns in rows for pattern in patterns or ())
+
+    return script_caches.cached("event-subscriptions", tenant_id, load)
 
 
 def _after_commit(session: Session) -> None:

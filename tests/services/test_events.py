@@ -62,6 +62,19 @@ def _publish(tenant_id: str, type_: str, payload=None, depth: int = 0) -> str:
     return event.id
 
 
+def test_an_event_nobody_subscribes_to_is_written_delivered_and_queues_nothing(app, db_session, tenant_admin,
+                                                                               event_script, monkeypatch):
+    tenant, _ = tenant_admin
+    event_script(["order.*"])
+    queued = []
+    monkeypatch.setitem(app.extensions, outbox.DELIVER_KEY, queued.extend)
+    unheard, heard = _publish(tenant.id, "invoice.sent"), _publish(tenant.id, "order.paid")
+    assert queued == [heard]
+    with system_scope():
+        assert db.session.get(Event, unheard, populate_existing=True).status == "delivered"
+        assert db.session.get(Event, heard, populate_existing=True).status == "pending"
+
+
 def test_an_event_runs_every_matching_script(app, db_session, tenant_admin, event_script):
     tenant, admin = tenant_admin
     orders, users = event_script(["order.*"]), event_script(["user.created"])

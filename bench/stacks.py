@@ -70,7 +70,8 @@ def _answers(database_url: str, redis_url: str) -> str | None:
 
 
 @contextmanager
-def _postgres_database(server_url: str) -> Iterator[str]:
+def postgres_database(server_url: str) -> Iterator[str]:
+    """A new database on the server of `server_url`, dropped afterwards: a benchmark never touches another."""
     admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
     name = f"jsr_bench_{uuid.uuid4().hex[:12]}"
     with admin.connect() as connection:
@@ -101,7 +102,7 @@ def stacks() -> Iterator[list[Stack]]:
         queue = redis.Redis.from_url(redis_url)
         queue.flushdb()
         try:
-            with _postgres_database(database_url) as url:
+            with postgres_database(database_url) as url:
                 yield [embedded, Stack("Redis + PostgreSQL", url, redis_url, redis_url, Path(production_dir))]
         finally:
             queue.flushdb()

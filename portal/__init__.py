@@ -43,6 +43,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     tenancy.init_app(app)
     tasks.configure(app)
     app.extensions[executions.DISPATCH_KEY] = tasks.run_execution
+    app.extensions[executions.WAKE_KEY] = tasks.run_due_executions
     app.extensions[events.LATER_KEY] = tasks.run_execution_later
     app.extensions[outbox.DELIVER_KEY] = tasks.deliver_events
     app.extensions[metrics.QUEUE_DEPTH_KEY] = tasks.huey.pending_count

@@ -9,16 +9,29 @@ from tasks.queue import app, huey
 @huey.task(retries=0)
 def run_execution(execution_id: str) -> str:
     """Run a pending execution, with a batch of other due ones (executions.execute_batch); one the batch
-    found cancelled or already claimed is left as it is, one over quota is queued again a moment later.
-    Each failed event delivery of the batch is followed by its next attempt or its dead letter."""
+    found cancelled or already claimed is left as it is, one over quota is queued again a moment later."""
     with app().app_context():
         execution, *others = executions.execute_batch(execution_id)
         if execution.status == "pending":  # over its tenant's or script's quota: it waits in the queue
             run_execution_later(execution.id, executions.QUOTA_RETRY_SECONDS)
-        for ran in (execution, *others):
-            if ran.trigger == "event" and ran.status in events.RETRYABLE:
-                events.follow_up(ran.id)
+        _follow_up([execution, *others])
         return execution.status
+
+
+@huey.task(retries=0)
+def run_due_executions() -> int:
+    """Run due pending executions in batches until none is left to claim (executions.run_due)."""
+    with app().app_context():
+        ran = executions.run_due()
+        _follow_up(ran)
+        return len(ran)
+
+
+def _follow_up(ran) -> None:
+    """Each failed event delivery is followed by its next attempt or its dead letter."""
+    for execution in ran:
+        if execution.trigger == "event" and execution.status in events.RETRYABLE:
+            events.follow_up(execution.id)
 
 
 def run_execution_later(execution_id: str, delay_seconds: float) -> None:

@@ -30,6 +30,8 @@ from runtime.modules import may_be_module
 
 log = logging.getLogger(__name__)
 DISPATCH_KEY = "jsr.dispatch"  # callable(execution_id) that queues a run; bound by create_app
+WAKE_KEY = "jsr.wake"  # callable() that queues a worker's pass over due runs (run_due); bound by create_app
+MAX_WAKE_UPS = 8  # wake-ups queued for one burst of runs without tasks: each drains until nothing is due
 FINAL_STATUSES = ("completed", "failed", "timeout", "cancelled")
 PENDING_RETRY_SECONDS = 10
 QUOTA_RETRY_SECONDS = 1  # a run over quota is tried again this long after (workers), or told to (inline)
@@ -342,21 +344,37 @@ def execute_batch(execution_id: str) -> list[Execution]:
     return [first, *(execution for execution in claimed if execution is not first)]
 
 
-def _claim_batch(first: Execution) -> tuple[list[Execution], list]:
-    """pending → running for `first` and other due pending executions, within the quotas; one commit.
-    Returns the claimed executions, and what else was loaded for them (see _load_together)."""
+@in_system
+def run_due() -> list[Execution]:
+    """Claim and run batches of due pending executions until this worker can claim none (the wake-up the
+    scheduler queues for its runs, which have no task each); returns what ran."""
+    ran = []
+    while True:
+        with _kept_loaded():
+            claimed, loaded = _claim_batch(None)
+            _run_batch(claimed)
+        del loaded
+        if not claimed:
+            return ran
+        ran += claimed
+
+
+def _claim_batch(first: Execution | None) -> tuple[list[Execution], list]:
+    """pending → running for `first` (if given) and other due pending executions, within the quotas; one
+    commit. Returns the claimed executions, and what else was loaded for them (see _load_together)."""
     now = datetime.now(UTC)
+    first_id = first.id if first is not None else None
     # Every candidate row is locked at once, skipping those another batch holds (PostgreSQL), before any
     # advisory lock is waited for: a batch never waits for a row, so two batches cannot deadlock.
     due = (select(Execution).where(Execution.status == "pending",
-                                   or_(Execution.id == first.id, Execution.queued_at <= now))
-           .order_by(case((Execution.id == first.id, 0), else_=1), Execution.queued_at)
+                                   or_(Execution.id == first_id, Execution.queued_at <= now))
+           .order_by(case((Execution.id == first_id, 0), else_=1), Execution.queued_at)
            .limit(current_app.config["JSR_WORKER_BATCH"]))
     if db.session.get_bind().dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
     candidates = list(db.session.scalars(due.execution_options(populate_existing=True)))
-    if first not in candidates:  # another batch holds it (its row is locked): that batch runs it
-        db.session.commit()
+    if not candidates or (first is not None and first not in candidates):
+        db.session.commit()  # nothing due, or another batch holds `first` (its row is locked): that batch runs it
         return [], []
     loaded = _load_together(candidates)
     claimed = []
@@ -366,13 +384,13 @@ def _claim_batch(first: Execution) -> tuple[list[Execution], list]:
         for tenant_id in sorted({candidate.tenant_id for candidate in candidates}):
             db.session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:tenant))"), {"tenant": tenant_id})
     now = datetime.now(UTC)  # the runs start now, after any wait for another batch's locks
-    won = _claim(candidates, first.id, now)
+    won = _claim(candidates, first_id, now)
     for execution in candidates:
         if execution.id in won:
             set_committed_value(execution, "status", "running")
             set_committed_value(execution, "started_at", now)
             claimed.append(execution)
-    if first.status == "pending" and first not in claimed:  # over quota: its task queues it again, not lost
+    if first is not None and first not in claimed:  # over quota: its task queues it again, not lost
         db.session.execute(update(Execution).where(Execution.id == first.id, Execution.status == "pending")
                            .values(queued_at=now))
     db.session.commit()
@@ -468,7 +486,7 @@ def _quota_limits(script: Script, tenant: Tenant) -> tuple[int, int]:
     return tenant_limit, min(script.concurrency or current_app.config["JSR_SCRIPT_CONCURRENT"], tenant_limit)
 
 
-def _claim(candidates: list[Execution], first_id: str, now: datetime) -> set[str]:
+def _claim(candidates: list[Execution], first_id: str | None, now: datetime) -> set[str]:
     """pending → running for as many candidates as their tenants' and scripts' quotas leave room for, in one
     statement; returns the ids claimed. The quotas are counted over every process: the running executions
     in the database are the leases (a dead worker's lease ends when the reaper fails its execution). Within
@@ -628,6 +646,18 @@ def reap_stale(grace_seconds: int = 60) -> list[str]:
     reaped_ids = list(reaped.scalars())
     db.session.commit()
     return reaped_ids
+
+
+def wake(runs: int) -> None:
+    """Queue enough run_due passes for `runs` new pending runs that have no task of their own (one per
+    JSR_WORKER_BATCH, at most MAX_WAKE_UPS: each pass drains until nothing is due). Should the queue be
+    down, the runs wait in the database for the relay."""
+    passes = min(MAX_WAKE_UPS, -(-runs // current_app.config["JSR_WORKER_BATCH"]))
+    try:
+        for _ in range(passes):
+            current_app.extensions[WAKE_KEY]()
+    except Exception:
+        log.exception("%d runs could not be announced to the queue; the relay will hand them over", runs)
 
 
 @in_system

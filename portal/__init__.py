@@ -9,7 +9,7 @@ from portal import hooks, models, tenancy  # noqa: F401  (models: tables known t
 from portal.cli import jsr
 from portal.config import ROOT, Config
 from portal.extensions import babel, configure_sqlite_connections, csrf, db, limiter, login, migrate
-from portal.services import events, executions, outbox
+from portal.services import executions, outbox
 from portal.services import runtime as runtime_service
 from portal.web import api, auth, dashboard, errors, labels, metrics, pages, security
 from portal.web import executions as executions_pages
@@ -44,7 +44,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     tasks.configure(app)
     app.extensions[executions.DISPATCH_KEY] = tasks.run_execution
     app.extensions[executions.WAKE_KEY] = tasks.run_due_executions
-    app.extensions[events.LATER_KEY] = tasks.run_execution_later
+    app.extensions[executions.LATER_KEY] = tasks.run_execution_later
     app.extensions[outbox.DELIVER_KEY] = tasks.deliver_events
     app.extensions[metrics.QUEUE_DEPTH_KEY] = tasks.huey.pending_count
     runtime_service.init_app(app)

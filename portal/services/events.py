@@ -35,7 +35,6 @@ from portal.services.rbac import Actor
 from portal.services.scope import in_system, in_tenant
 
 MAX_BATCH = 100  # events in one POST /events, dead letters in one batch replay
-LATER_KEY = "jsr.dispatch_later"  # callable(execution_id, delay_seconds) that queues a run for later
 RETRYABLE = ("failed", "timeout")
 
 
@@ -129,7 +128,7 @@ def follow_up(execution_id: str) -> str | None:
             delay = config["JSR_RETRY_DELAY_S"] * 2 ** (execution.attempt - 1)
             retry = _attempt(script, event, execution.attempt + 1, execution.input, delay)
             db.session.commit()
-            current_app.extensions[LATER_KEY](retry.id, delay)
+            current_app.extensions[executions.LATER_KEY](retry.id, delay)
             metrics.RETRIES.labels(execution.tenant_id).inc()
             return retry.id
         payload = (execution.input or {}).get("payload") if isinstance(execution.input, dict) else None

@@ -30,6 +30,7 @@ from runtime.modules import may_be_module
 
 log = logging.getLogger(__name__)
 DISPATCH_KEY = "jsr.dispatch"  # callable(execution_id) that queues a run; bound by create_app
+LATER_KEY = "jsr.dispatch_later"  # callable(execution_id, delay_seconds) that queues a run for later
 WAKE_KEY = "jsr.wake"  # callable() that queues a worker's pass over due runs (run_due); bound by create_app
 MAX_WAKE_UPS = 8  # wake-ups queued for one burst of runs without tasks: each drains until nothing is due
 FINAL_STATUSES = ("completed", "failed", "timeout", "cancelled")
@@ -191,7 +192,7 @@ def _run_inline(actor: Actor, tenant_id: str, script_id: str, input: Any, trigge
         return _record_unrun(actor, execution, labels, "cancelled", refusal)
     request = _run_request(execution, script, tenant)
     tenant_limit, script_limit = _quota_limits(script, tenant)
-    with quotas.lease(tenant.id, script.id, tenant_limit, script_limit) as granted:
+    with quotas.lease(tenant.id, script.id, tenant_limit, script_limit, request.limits.timeout_ms) as granted:
         if not granted:
             _record_unrun(actor, execution, labels, "busy",
                           ("QuotaExceeded", "the tenant or the script was running as many runs as it may at once"))
@@ -409,15 +410,20 @@ def _load_together(batch: list[Execution]) -> list:
 
 
 def _run_batch(claimed: list[Execution]) -> None:
-    """Run the claimed executions one after the other, then write every result in one commit."""
-    started, finished, handed_back, redactors = time.monotonic(), [], [], {}
+    """Run the claimed executions one after the other, then write every result in one commit. A run the
+    cluster's quota refuses now (quotas.lease) goes back to the queue, a moment later."""
+    started, finished, handed_back, refused, redactors = time.monotonic(), [], [], [], {}
     for index, execution in enumerate(claimed):
         if index and time.monotonic() - started > BATCH_WINDOW_S:
             handed_back = _hand_back(claimed[index:])
             break
         if execution.tenant_id not in redactors:
             redactors[execution.tenant_id] = secrets.redactor(execution.tenant_id)
-        finished.append(_run_claimed(execution, redactors[execution.tenant_id]))
+        ran = _run_claimed(execution, redactors[execution.tenant_id])
+        if ran is None:
+            refused += _hand_back([execution])
+        else:
+            finished.append(ran)
     try:
         db.session.commit()
     except Exception:  # one result the database refuses must not cost the others theirs
@@ -429,6 +435,8 @@ def _run_batch(claimed: list[Execution]) -> None:
                 store_result(execution, result)
     for execution_id in handed_back:
         dispatch(execution_id)
+    for execution_id in refused:
+        current_app.extensions[LATER_KEY](execution_id, QUOTA_RETRY_SECONDS)
     for execution, result, script_type, memory_limit in finished:
         metrics.execution_finished(execution.tenant_id, script_type, execution.trigger, execution.status, result,
                                    memory_limit)
@@ -436,9 +444,10 @@ def _run_batch(claimed: list[Execution]) -> None:
 
 
 def _run_claimed(execution: Execution, redact: Callable[[str], str] | None
-                 ) -> tuple[Execution, RunResult | None, str, int | None]:
+                 ) -> tuple[Execution, RunResult | None, str, int | None] | None:
     """Run one claimed execution and put its result on it (not committed); a refused one is cancelled.
-    Returns it with its result, its script's type and its memory limit (for the metrics)."""
+    Returns it with its result, its script's type and its memory limit (for the metrics), or None when the
+    cluster's quota has no room for it now."""
     script = db.session.get(Script, execution.script_id)
     tenant = db.session.get(Tenant, execution.tenant_id)
     refusal = _refusal(script, tenant, execution.triggered_by)
@@ -449,7 +458,11 @@ def _run_claimed(execution: Execution, redact: Callable[[str], str] | None
         return execution, None, script.type, None
     request = _run_request(execution, script, tenant)
     tenant_limit, script_limit = _quota_limits(script, tenant)
-    result = runtime_service.run(request, tenant_limit=tenant_limit, script_limit=script_limit)
+    with quotas.lease(tenant.id, script.id, tenant_limit, script_limit, request.limits.timeout_ms,
+                      counted_in_database=True) as granted:
+        if not granted:
+            return None
+        result = runtime_service.run(request, tenant_limit=tenant_limit, script_limit=script_limit)
     record_result(execution, result, redact)
     _publish_finished(execution)
     if execution.scheduled_for is not None:
@@ -460,6 +473,9 @@ def _run_claimed(execution: Execution, redact: Callable[[str], str] | None
 def _hand_back(unstarted: list[Execution]) -> list[str]:
     """Claimed runs a batch will not start: pending again, and queued again after the batch's commit."""
     ids = [execution.id for execution in unstarted]
+    for execution in unstarted:
+        set_committed_value(execution, "status", "pending")
+        set_committed_value(execution, "started_at", None)
     db.session.execute(update(Execution).where(Execution.id.in_(ids), Execution.status == "running")
                        .values(status="pending", started_at=None, queued_at=datetime.now(UTC))
                        .execution_options(synchronize_session=False))

@@ -26,7 +26,8 @@ from datetime import UTC, datetime, timedelta
 
 from croniter import CroniterError
 from flask import current_app
-from sqlalchemy import insert, select, update
+from sqlalchemy import Row, bindparam, insert, select, update
+from sqlalchemy.orm.util import identity_key
 
 from portal.extensions import db
 from portal.models import Execution, Script, Tenant
@@ -48,33 +49,42 @@ def tick(now: datetime | None = None) -> TickResult:
     started = time.perf_counter()
     now = (now or datetime.now(UTC)).astimezone(UTC)
     result = TickResult()
-    due = (select(Script, Tenant).join(Tenant, Tenant.id == Script.tenant_id)
+    due = (select(Script.id, Script.tenant_id, Script.current_version, Script.next_run_at, Script.locked_until,
+                  Script.locked_by, Script.cron_expression, Script.timezone, Script.timeout_ms,
+                  Tenant.max_timeout_ms)
+           .join(Tenant, Tenant.id == Script.tenant_id)
            .where(Script.type == "scheduled", Script.status == "active", Script.next_run_at <= now,
                   Tenant.active.is_(True))
            .order_by(Script.next_run_at)
            .limit(current_app.config["JSR_SCHEDULE_BATCH"]))
     if db.session.get_bind().dialect.name == "postgresql":
-        due = due.with_for_update(of=Script, skip_locked=True)
+        due = due.with_for_update(of=Script.__table__, skip_locked=True)
     else:
         _write_lock_sqlite()
     claimed = db.session.execute(due).all()
     following: dict[tuple[str, str], datetime | None] = {}  # one croniter walk per (expression, time zone)
     claims, runs = [], []
-    for script, tenant in claimed:
-        key = (script.cron_expression, script.timezone)
+    queued_at = datetime.now(UTC)  # real time, whatever `now` the pass runs as
+    for row in claimed:
+        key = (row.cron_expression, row.timezone)
         if key not in following:
             following[key] = _following(*key, now)
-        claim, run = _fire(script, tenant, now, following[key], result)
+        claim, run = _fire(row, now, following[key], result)
         claims.append(claim)
         if run is not None:
-            runs.append({**run, "queued_at": datetime.now(UTC)})  # real time, whatever `now` the pass runs as
-    if claims:  # bulk by primary key: the rows are this pass's alone (locked, or the database is)
-        db.session.execute(update(Script), claims)
+            runs.append({**run, "queued_at": queued_at})
+    table = Script.__table__
+    if claims:  # one statement for all: the rows are this pass's alone (locked, or the database is)
+        db.session.execute(update(table).where(table.c.id == bindparam("claimed_id"))
+                           .values(next_run_at=bindparam("next_run_at"), locked_until=bindparam("locked_until"),
+                                   locked_by=bindparam("locked_by")), claims)
     if runs:
-        db.session.execute(insert(Execution), runs)  # one statement for the whole pass
+        db.session.execute(insert(Execution.__table__), runs)  # one statement for the whole pass
     db.session.commit()
-    for script, _ in claimed:
-        db.session.expire(script)  # the claims changed their rows behind the session's back
+    for claim in claims:  # what this session loaded of the claimed scripts is out of date
+        loaded = db.session.identity_map.get(identity_key(Script, claim["claimed_id"]))
+        if loaded is not None:
+            db.session.expire(loaded)
     if runs:  # a queue outage leaves the runs pending, for the relay
         executions.wake(len(runs))
     metrics.TICK.observe(time.perf_counter() - started)
@@ -95,21 +105,20 @@ def _following(expression: str, timezone: str, now: datetime) -> datetime | None
         return None  # an expression that no longer fires stops being due
 
 
-def _fire(script: Script, tenant: Tenant, now: datetime, following: datetime | None,
-          result: TickResult) -> tuple[dict, dict | None]:
-    """The script's claim of its due slot (its new next_run_at and overlap lock), and the execution row to
+def _fire(row: Row, now: datetime, following: datetime | None, result: TickResult) -> tuple[dict, dict | None]:
+    """The claim of a due script's slot (its new next_run_at and overlap lock), and the execution row to
     write for it, or None when its previous run still holds the lock (skipped)."""
-    slot = script.next_run_at
-    claim = {"id": script.id, "next_run_at": following}
-    if script.locked_until is not None and script.locked_until > now:
-        result.skipped.append(script.id)
+    claim = {"claimed_id": row.id, "next_run_at": following, "locked_until": row.locked_until,
+             "locked_by": row.locked_by}
+    if row.locked_until is not None and row.locked_until > now:
+        result.skipped.append(row.id)
         return claim, None
-    timeout = runtime_service.limits_for(script, tenant).timeout_ms
+    timeout = runtime_service.run_timeout_ms(row.timeout_ms, row.max_timeout_ms)
     claim["locked_until"] = now + timedelta(milliseconds=timeout,
                                             seconds=current_app.config["JSR_SCHEDULE_LOCK_GRACE_S"])
     claim["locked_by"] = execution_id = new_id()
     result.fired.append(execution_id)
-    metrics.LAG.observe((now - slot).total_seconds())
-    return claim, {"id": execution_id, "tenant_id": script.tenant_id, "script_id": script.id,
-                   "script_version": script.current_version, "status": "pending", "trigger": "schedule",
-                   "scheduled_for": slot, "logs": [], "attempt": 1, "host_calls": 0}
+    metrics.LAG.observe((now - row.next_run_at).total_seconds())
+    return claim, {"id": execution_id, "tenant_id": row.tenant_id, "script_id": row.id,
+                   "script_version": row.current_version, "status": "pending", "trigger": "schedule",
+                   "scheduled_for": row.next_run_at, "logs": [], "attempt": 1, "host_calls": 0}

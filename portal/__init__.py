@@ -44,6 +44,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     tasks.configure(app)
     app.extensions[executions.DISPATCH_KEY] = tasks.run_execution
     app.extensions[executions.WAKE_KEY] = tasks.run_due_executions
+    app.extensions[executions.WAKE_LATER_KEY] = tasks.run_due_executions_later
     app.extensions[executions.LATER_KEY] = tasks.run_execution_later
     app.extensions[outbox.DELIVER_KEY] = tasks.deliver_events
     app.extensions[metrics.QUEUE_DEPTH_KEY] = tasks.huey.pending_count

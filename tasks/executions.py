@@ -5,6 +5,8 @@ from huey import crontab
 from portal.services import events, executions
 from tasks.queue import app, huey
 
+DELAYED_PASS_FLAG = "jsr-delayed-run-due"
+
 
 @huey.task(retries=0)
 def run_execution(execution_id: str) -> str:
@@ -19,12 +21,21 @@ def run_execution(execution_id: str) -> str:
 
 
 @huey.task(retries=0)
-def run_due_executions() -> int:
+def run_due_executions(delayed: bool = False) -> int:
     """Run due pending executions in batches until none is left to claim (executions.run_due)."""
+    if delayed:
+        huey.get(DELAYED_PASS_FLAG)  # another delayed pass may be queued from now on
     with app().app_context():
         ran = executions.run_due()
         _follow_up(ran)
         return len(ran)
+
+
+def run_due_executions_later(delay_seconds: float) -> None:
+    """Queue a run_due pass `delay_seconds` from now, unless one is queued already (across the cluster: a
+    flag in the queue's storage, taken back when that pass starts), so waiting runs never multiply passes."""
+    if huey.put_if_empty(DELAYED_PASS_FLAG, "1"):
+        run_due_executions.schedule(args=(True,), delay=delay_seconds)
 
 
 def _follow_up(ran) -> None:

@@ -88,8 +88,8 @@ def deliver(event_ids: list[str]) -> list[str]:
     runs = [_attempt(script, event, 1) for event in delivered for script in subscribers[event.tenant_id]
             if any(matches(pattern, event.type) for pattern in script.event_patterns or ())]
     db.session.commit()
-    for execution in runs:
-        executions.dispatch(execution.id)
+    if runs:
+        executions.wake(len(runs))
     return [execution.id for execution in runs]
 
 

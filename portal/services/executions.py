@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 DISPATCH_KEY = "jsr.dispatch"  # callable(execution_id) that queues a run; bound by create_app
 LATER_KEY = "jsr.dispatch_later"  # callable(execution_id, delay_seconds) that queues a run for later
 WAKE_KEY = "jsr.wake"  # callable() that queues a worker's pass over due runs (run_due); bound by create_app
+WAKE_LATER_KEY = "jsr.wake_later"  # callable(delay_seconds): the same pass, a moment later
 MAX_WAKE_UPS = 8  # wake-ups queued for one burst of runs without tasks: each drains until nothing is due
 FINAL_STATUSES = ("completed", "failed", "timeout", "cancelled")
 PENDING_RETRY_SECONDS = 10
@@ -347,8 +348,9 @@ def execute_batch(execution_id: str) -> list[Execution]:
 
 @in_system
 def run_due() -> list[Execution]:
-    """Claim and run batches of due pending executions until this worker can claim none (the wake-up the
-    scheduler queues for its runs, which have no task each); returns what ran."""
+    """Claim and run batches of due pending executions until this worker can claim none (the wake-up queued
+    for runs that have no task each: a scheduler pass's, an event delivery's); returns what ran. When due
+    runs are left that the quotas keep from starting now, another pass is queued a moment later."""
     ran = []
     while True:
         with _kept_loaded():
@@ -356,8 +358,14 @@ def run_due() -> list[Execution]:
             _run_batch(claimed)
         del loaded
         if not claimed:
-            return ran
+            break
         ran += claimed
+    waiting = db.session.scalar(select(func.count()).select_from(Execution).where(
+        Execution.status == "pending", Execution.queued_at <= datetime.now(UTC)))
+    db.session.commit()
+    if waiting:
+        current_app.extensions[WAKE_LATER_KEY](QUOTA_RETRY_SECONDS)
+    return ran
 
 
 def _claim_batch(first: Execution | None) -> tuple[list[Execution], list]:

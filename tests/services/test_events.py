@@ -326,3 +326,29 @@ def test_a_bad_event_rejects_catchably(app, db_session, tenant_admin, args, mess
     assert execution.status == "completed", execution.error
     assert execution.output["error"].startswith(message)
     assert _count_type(tenant.id, "order.paid") == 0
+
+
+def test_event_runs_the_quota_holds_back_are_run_by_one_delayed_pass(app, db_session, make_tenant, make_user,
+                                                                      make_script):
+    tenant = make_tenant(max_concurrency=1)
+    admin = Actor.of(make_user(role="org_admin", tenant=tenant))
+    script = scripts.create(admin, tenant.id, {"name": "on order", "type": "event", "event_patterns": ["order.*"],
+                                               "source": ECHO})
+    scripts.set_status(admin, tenant.id, script.id, "active")
+    with system_scope():  # the tenant's one place is taken by a run elsewhere
+        elsewhere = Execution(tenant_id=tenant.id, script_id=make_script(tenant).id, trigger="manual",
+                              status="running", started_at=datetime.now(UTC))
+        db.session.add(elsewhere)
+        db.session.commit()
+        elsewhere_id = elsewhere.id
+    delayed = [task for task in tasks.huey.scheduled() if task.name == "run_due_executions"]
+    for n in (1, 2):  # delivered and woken at once (Huey's immediate mode): the quota holds them back
+        _publish(tenant.id, "order.paid", {"n": n})
+    assert {run.status for run in _runs(script.id)} == {"pending"}
+    later = [task for task in tasks.huey.scheduled() if task.name == "run_due_executions"]
+    assert len(later) == len(delayed) + 1  # one delayed pass, however many runs wait
+    with system_scope():
+        db.session.execute(update(Execution).where(Execution.id == elsewhere_id).values(status="completed"))
+        db.session.commit()
+    tasks.run_due_executions(True)  # what the consumer does when the delayed pass's time comes
+    assert sorted(run.output["event"]["payload"]["n"] for run in _runs(script.id)) == [1, 2]

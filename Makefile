@@ -93,6 +93,8 @@ bench: setup
 	$(BIN)/pip install -q -r requirements-bench.txt
 	$(BIN)/python -m bench.runtime_bench
 
-# End-to-end benchmarks of the triggers; so far the scheduler pass only (BENCH_DATABASE_URL: PostgreSQL).
+# End-to-end benchmarks of the triggers: webhooks against bare Flask, events end to end (embedded, and
+# Redis + PostgreSQL at BENCH_REDIS_URL/BENCH_DATABASE_URL when they answer), the scheduler pass.
 bench-e2e: setup
+	$(BIN)/python -m bench.e2e_bench
 	$(BIN)/python -m bench.tick_bench

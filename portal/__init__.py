@@ -9,7 +9,7 @@ from portal import hooks, models, tenancy  # noqa: F401  (models: tables known t
 from portal.cli import jsr
 from portal.config import ROOT, Config
 from portal.extensions import babel, configure_sqlite_connections, csrf, db, limiter, login, migrate
-from portal.services import events, executions, outbox
+from portal.services import executions, outbox
 from portal.services import runtime as runtime_service
 from portal.services import tenants as tenants_service
 from portal.web import (
@@ -59,8 +59,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     tenancy.init_app(app)
     tasks.configure(app)
     app.extensions[executions.DISPATCH_KEY] = tasks.run_execution
-    app.extensions[events.LATER_KEY] = tasks.run_execution_later
-    app.extensions[outbox.DELIVER_KEY] = tasks.deliver_event
+    app.extensions[executions.WAKE_KEY] = tasks.run_due_executions
+    app.extensions[executions.WAKE_LATER_KEY] = tasks.run_due_executions_later
+    app.extensions[executions.LATER_KEY] = tasks.run_execution_later
+    app.extensions[outbox.DELIVER_KEY] = tasks.deliver_events
     app.extensions[metrics.QUEUE_DEPTH_KEY] = tasks.huey.pending_count
     runtime_service.init_app(app)
     session_wiring.init_app(app)

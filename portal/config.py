@@ -47,6 +47,7 @@ class Config:
         self.JSR_WORKER_TYPE = env.get("JSR_WORKER_TYPE", "process")  # or "thread"
         # 0: this worker only drains the queue; the periodic tasks (scheduler pass, reaper) run on the others.
         self.JSR_WORKER_PERIODIC = _int("JSR_WORKER_PERIODIC", 1) != 0
+        self.JSR_WORKER_BATCH = _int("JSR_WORKER_BATCH", 20)  # due runs a worker claims and records together
         self.JSR_RETENTION_DAYS = _int("JSR_RETENTION_DAYS", 30)
         # The platform's maxima: the highest limits an org admin may give its tenant (portal/services/tenants.py).
         self.JSR_MAX_TIMEOUT_MS = _int("JSR_MAX_TIMEOUT_MS", 300_000)
@@ -70,6 +71,8 @@ class Config:
         self.JSR_HOOK_BODY_BYTES = _int("JSR_HOOK_BODY_BYTES", 1024 * 1024)  # largest webhook body; 413 above
         self.JSR_HOOK_RATE = env.get("JSR_HOOK_RATE", "600 per minute")  # requests per webhook script
         self.JSR_HOOK_CACHE_S = _int("JSR_HOOK_CACHE_S", 5)  # other processes see a route change within this
+        # Verified API tokens are kept per process this long: other processes' revocations apply within it.
+        self.JSR_TOKEN_CACHE_S = float(env.get("JSR_TOKEN_CACHE_S", 5))
         self.JSR_EVENT_RETRIES = _int("JSR_EVENT_RETRIES", 3)  # retries of a failed event delivery
         self.JSR_RETRY_DELAY_S = float(env.get("JSR_RETRY_DELAY_S", 2))  # first retry's delay; doubles each time
         self.JSR_EVENT_MAX_DEPTH = _int("JSR_EVENT_MAX_DEPTH", 5)  # events leading to events, at most this deep

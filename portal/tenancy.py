@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from portal.extensions import db
 
 EXTENSION_KEY = "jsr.tenancy"
+APPLIED_KEY = "jsr_applied_scope"  # connection.info: the (role, scope) the open transaction has
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,7 @@ def role_identifier() -> str:
 def _after_begin(_session: Session, _transaction, connection: Connection) -> None:
     role = _app_role()
     if role is not None and connection.dialect.name == "postgresql":
+        connection.info.pop(APPLIED_KEY, None)  # a new transaction starts without the settings
         _apply(connection, role, _scope.get())
 
 
@@ -132,7 +134,11 @@ def _app_role() -> str | None:
 
 
 def _apply(connection: Connection, role: str, scope: Scope) -> None:
-    """Transaction-local settings in one round trip; set_config('role', ..., true) is SET LOCAL ROLE."""
+    """Transaction-local settings in one round trip; set_config('role', ..., true) is SET LOCAL ROLE.
+    Skipped when the transaction already has them (a service entering the scope it is already in)."""
+    if connection.info.get(APPLIED_KEY) == (role, scope) and connection.in_transaction():
+        return
+    connection.info[APPLIED_KEY] = (role, scope)
     connection.execute(
         text("SELECT set_config('role', :role, true), set_config('app.tenant_id', :tenant, true),"
              " set_config('app.system', :system, true)"),

@@ -7,10 +7,10 @@ from tasks.queue import app, huey
 
 
 @huey.task(retries=0)
-def deliver_event(event_id: str) -> int:
-    """Queue one run per active event script matching the event; returns how many."""
+def deliver_events(event_ids: list[str]) -> int:
+    """Queue one run per active event script matching each event (published together); returns how many."""
     with app().app_context():
-        return len(events.deliver(event_id))
+        return len(events.deliver(event_ids))
 
 
 @huey.periodic_task(crontab(minute="*"), retries=0)

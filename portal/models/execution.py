@@ -36,6 +36,13 @@ class Execution(db.Model):
         # The history's order (tenant, newest first), and covering every aggregate of the dashboard
         # (portal/services/dashboard.py), so that no JSON column is read for it (migration 0012).
         Index("ix_executions_dashboard", "tenant_id", "created_at", "status", "script_id", "duration_ms"),
+        Index("ix_executions_pending_queued_at", "queued_at", sqlite_where=text("status = 'pending'"),
+              postgresql_where=text("status = 'pending'")),
+        # The quotas count running executions per tenant and per script (executions._claim): small indexes.
+        Index("ix_executions_running_tenant_id", "tenant_id", sqlite_where=text("status = 'running'"),
+              postgresql_where=text("status = 'running'")),
+        Index("ix_executions_running_script_id", "script_id", sqlite_where=text("status = 'running'"),
+              postgresql_where=text("status = 'running'")),
         # A schedule slot runs once: the scheduler's claim makes sure, and the database refuses a second run.
         # NULL (every other trigger) never collides on either backend.
         UniqueConstraint("script_id", "scheduled_for", name="uq_executions_script_id_scheduled_for"),
@@ -70,6 +77,9 @@ class Execution(db.Model):
     # The event an `event` run delivers (its retries share it); NULL for other triggers.
     event_id: Mapped[str | None] = NullableColumn(String(36), ForeignKey("events.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = created_column()
+    # When a pending run was last handed to the queue (or is due from it): the relay hands over again the
+    # runs whose hand-over was lost (executions.relay_pending). NULL for inline runs, which never queue.
+    queued_at: Mapped[datetime | None] = NullableColumn(UTCDateTime())
     started_at: Mapped[datetime | None] = NullableColumn(UTCDateTime())
     finished_at: Mapped[datetime | None] = NullableColumn(UTCDateTime())
 

@@ -3,12 +3,16 @@
 import hashlib
 import re
 import secrets
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import current_app
+from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import event as sa_event
 from sqlalchemy import func, select, update
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm import ORMExecuteState, Session, object_session
 
 from portal.extensions import db
 from portal.models import ROLES, ApiToken, Tenant, User
@@ -24,6 +28,9 @@ from portal.services.scope import in_system, in_tenant
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 LOCK_MINUTES = 15
 TOKEN_USE_RESOLUTION = timedelta(minutes=1)
+TOKEN_CACHE_KEY = "jsr.tokens"  # app.extensions: token digest -> (monotonic expiry, Actor)
+TOKEN_CACHE_SIZE = 10_000  # verified tokens kept per process; the cache starts afresh beyond
+ACCESS_CHANGED = "jsr_access_changed"  # session.info flag: a token, user or tenant was changed
 MAX_TOKEN_DAYS = 3650
 LANGUAGES = ("en", "ru", "uz")
 
@@ -59,7 +66,7 @@ def _tenant_active(user: User) -> bool:
     """Superadmins belong to no tenant; everyone else only counts while their tenant is active."""
     if user.tenant_id is None:
         return True
-    tenant = db.session.get(Tenant, user.tenant_id)
+    tenant = db.session.get(Tenant, user.tenant_id, populate_existing=True)
     return tenant is not None and tenant.active
 
 
@@ -447,19 +454,69 @@ def revoke_token(actor: Actor, tenant_id: str, token_id: str) -> ApiToken:
 def actor_for_token(secret: str) -> Actor | None:
     """The actor an `Authorization: Bearer` secret stands for, or None when it is unknown, revoked or
     expired, or its user or tenant was deactivated. Its role is the lower of the token's and the
-    user's current one, so demoting a user demotes their tokens at once."""
+    user's current one, so demoting a user demotes their tokens at once.
+
+    A verified token is kept in this process for JSR_TOKEN_CACHE_S seconds (never past its expiry), so an
+    API request costs no database round trip for its token: a revocation, deactivation or demotion made in
+    this process applies at once, one made in another process within that bound."""
     digest = ApiToken.hash_secret(secret if isinstance(secret, str) else "")
+    cache = current_app.extensions.setdefault(TOKEN_CACHE_KEY, {})
+    cached = cache.get(digest)
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1]
+    actor, expires_at = _verify_token(digest)
+    if actor is not None:
+        if len(cache) >= TOKEN_CACHE_SIZE:
+            cache.clear()
+        lifetime = current_app.config["JSR_TOKEN_CACHE_S"]
+        if expires_at is not None:
+            lifetime = min(lifetime, (_aware(expires_at) - datetime.now(UTC)).total_seconds())
+        cache[digest] = (time.monotonic() + lifetime, actor)
+    return actor
+
+
+def _verify_token(digest: str) -> tuple[Actor | None, datetime | None]:
+    """(the token's actor or None, the token's expiry), read from the database."""
     token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None)))
     now = datetime.now(UTC)
     if token is None or (token.expires_at is not None and _aware(token.expires_at) <= now):
-        return None
-    user = db.session.get(User, token.user_id)
+        return None, None
+    user = db.session.get(User, token.user_id, populate_existing=True)  # as stored now, not as loaded before
     if user is None or not user.active or not _tenant_active(user):
-        return None
+        return None, None
+    actor = Actor(user.id, token.tenant_id, lower_role(token.role, user.role), token_id=token.id)
+    expires_at = token.expires_at
     if token.last_used_at is None or now - _aware(token.last_used_at) > TOKEN_USE_RESOLUTION:
         token.last_used_at = now  # at most one write a minute per token, not one per request
         db.session.commit()
-    return Actor(user.id, token.tenant_id, lower_role(token.role, user.role), token_id=token.id)
+    return actor, expires_at
+
+
+def _access_changed(_mapper, _connection, target) -> None:
+    changed = {attribute.key for attribute in sa_inspect(target).attrs if attribute.history.has_changes()}
+    session = object_session(target)
+    if session is not None and changed != {"last_used_at"}:  # a token's use is no change of access
+        session.info[ACCESS_CHANGED] = True
+
+
+def _access_statement(state: ORMExecuteState) -> None:
+    """The same for UPDATE and DELETE statements run through the session."""
+    if (state.is_update or state.is_delete) and state.bind_mapper is not None \
+            and state.bind_mapper.class_ in (ApiToken, User, Tenant):
+        state.session.info[ACCESS_CHANGED] = True
+
+
+def _forget_tokens(session: Session) -> None:
+    """A token, user or tenant committed in this process: its cached tokens are verified again."""
+    if session.info.pop(ACCESS_CHANGED, False) and has_app_context():
+        current_app.extensions.get(TOKEN_CACHE_KEY, {}).clear()
+
+
+for _model in (ApiToken, User, Tenant):
+    for _name in ("after_update", "after_delete"):
+        sa_event.listen(_model, _name, _access_changed)
+sa_event.listen(Session, "do_orm_execute", _access_statement)
+sa_event.listen(Session, "after_commit", _forget_tokens)
 
 
 def lower_role(first: str, second: str) -> Role:

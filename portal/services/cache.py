@@ -58,7 +58,8 @@ def _encoded(value: Any) -> str:
     return text
 
 
-def _redis() -> redis.Redis | None:
+def redis_client() -> redis.Redis | None:
+    """The process's client of REDIS_URL, or None without Redis."""
     url = current_app.config.get("REDIS_URL")
     if not url:
         return None
@@ -76,7 +77,7 @@ def _redis_key(tenant_id: str, key: str) -> str:
 def get(tenant_id: str, key: Any) -> Any:
     """The cached value, or None when missing or expired."""
     key = _key(key)
-    if (client := _redis()) is not None:
+    if (client := redis_client()) is not None:
         raw = client.get(_redis_key(tenant_id, key))
         return None if raw is None else json.loads(raw)
     entry = db.session.scalar(select(CacheEntry).where(CacheEntry.tenant_id == tenant_id, CacheEntry.key == key,
@@ -88,7 +89,7 @@ def get(tenant_id: str, key: Any) -> Any:
 def store(tenant_id: str, key: Any, value: Any, ttl_seconds: Any = None) -> bool:
     """`ctx.cache.set`: keep `value` under `key` for `ttl_seconds` (an hour by default)."""
     key, text, ttl = _key(key), _encoded(value), _ttl(ttl_seconds)
-    if (client := _redis()) is not None:
+    if (client := redis_client()) is not None:
         client.set(_redis_key(tenant_id, key), text, ex=ttl)
         return True
     now = datetime.now(UTC)
@@ -107,7 +108,7 @@ def store(tenant_id: str, key: Any, value: Any, ttl_seconds: Any = None) -> bool
 def delete(tenant_id: str, key: Any) -> bool:
     """True when the key was cached."""
     key = _key(key)
-    if (client := _redis()) is not None:
+    if (client := redis_client()) is not None:
         return bool(client.delete(_redis_key(tenant_id, key)))
     deleted = db.session.execute(sql_delete(CacheEntry).where(
         CacheEntry.tenant_id == tenant_id, CacheEntry.key == key, CacheEntry.expires_at > datetime.now(UTC)))

@@ -15,7 +15,7 @@ number, and a `*` segment matches any one segment (`order.*` matches `order.paid
 `order.paid.late`).
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import current_app
@@ -25,16 +25,16 @@ from sqlalchemy.exc import IntegrityError
 
 from portal.extensions import db
 from portal.models import DeadLetter, Event, Execution, Script, Tenant
+from portal.models.tenant import new_id
 from portal.services import audit, executions, metrics, outbox, rbac
 from portal.services.errors import Conflict, NotFound, ValidationError
 from portal.services.inputs import is_id, json_error, require_id, require_text, utc_time
-from portal.services.outbox import MAX_TYPE_LENGTH
+from portal.services.outbox import MAX_TYPE_LENGTH, matches
 from portal.services.queries import page, where_given
 from portal.services.rbac import Actor
 from portal.services.scope import in_system, in_tenant
 
 MAX_BATCH = 100  # events in one POST /events, dead letters in one batch replay
-LATER_KEY = "jsr.dispatch_later"  # callable(execution_id, delay_seconds) that queues a run for later
 RETRYABLE = ("failed", "timeout")
 
 
@@ -67,45 +67,47 @@ def publish_from_run(tenant_id: str, run: dict[str, Any], type: Any, payload: An
 
 
 # -- delivery ------------------------------------------------------------------------------
-def matches(pattern: str, type_: str) -> bool:
-    if pattern == "*":
-        return True
-    wanted, given = pattern.split("."), type_.split(".")
-    return len(wanted) == len(given) and all(w in ("*", g) for w, g in zip(wanted, given, strict=True))
-
-
 def event_object(event: Event) -> dict[str, Any]:
     return {"id": event.id, "type": event.type, "payload": event.payload,
             "occurredAt": event.created_at.isoformat().replace("+00:00", "Z"), "depth": event.depth}
 
 
 @in_system
-def deliver(event_id: str) -> list[str]:
-    """Claim a pending event and queue one run per matching script; returns the execution ids."""
-    claimed = db.session.execute(update(Event).where(Event.id == event_id, Event.status == "pending")
-                                 .values(status="delivered", delivered_at=datetime.now(UTC)))
-    if claimed.rowcount != 1:
+def deliver(event_ids: list[str]) -> list[str]:
+    """Claim the pending events among `event_ids` and queue one run per matching script, in one transaction;
+    returns the execution ids. An event delivered already (a relay raced its first queueing) is skipped."""
+    claimed = list(db.session.scalars(update(Event).where(Event.id.in_(event_ids), Event.status == "pending")
+                                      .values(status="delivered", delivered_at=datetime.now(UTC))
+                                      .returning(Event.id)))
+    if not claimed:
         db.session.commit()
-        return []  # delivered already (a relay raced the first queueing)
-    event = db.session.get(Event, event_id, populate_existing=True)
-    candidates = db.session.scalars(
-        select(Script).join(Tenant, Tenant.id == Script.tenant_id)
-        .where(Script.tenant_id == event.tenant_id, Script.type == "event", Script.status == "active",
-               Tenant.active.is_(True)))
-    runs = [_attempt(script, event, 1) for script in candidates
+        return []
+    delivered = db.session.scalars(select(Event).where(Event.id.in_(claimed)).order_by(Event.created_at)
+                                   .execution_options(populate_existing=True)).all()
+    subscribers = {tenant_id: _subscribers(tenant_id) for tenant_id in {event.tenant_id for event in delivered}}
+    runs = [_attempt(script, event, 1) for event in delivered for script in subscribers[event.tenant_id]
             if any(matches(pattern, event.type) for pattern in script.event_patterns or ())]
     db.session.commit()
-    for execution in runs:
-        current_app.extensions[executions.DISPATCH_KEY](execution.id)
+    if runs:
+        executions.wake(len(runs))
     return [execution.id for execution in runs]
 
 
-def _attempt(script: Script, event: Event, attempt: int, input: Any = None) -> Execution:
-    execution = Execution(tenant_id=script.tenant_id, script_id=script.id, script_version=script.current_version,
-                          status="pending", trigger="event", event_id=event.id, attempt=attempt,
-                          input=input if input is not None else event_object(event), logs=[])
+def _subscribers(tenant_id: str) -> list[Script]:
+    """The active event scripts of a tenant, if the tenant is active."""
+    return list(db.session.scalars(
+        select(Script).join(Tenant, Tenant.id == Script.tenant_id)
+        .where(Script.tenant_id == tenant_id, Script.type == "event", Script.status == "active",
+               Tenant.active.is_(True))))
+
+
+def _attempt(script: Script, event: Event, attempt: int, input: Any = None, delay_s: float = 0) -> Execution:
+    """A pending execution of one attempt at an event (added to the session; written by its commit)."""
+    execution = Execution(id=new_id(), tenant_id=script.tenant_id, script_id=script.id,
+                          script_version=script.current_version, status="pending", trigger="event",
+                          event_id=event.id, attempt=attempt, input=input if input is not None else event_object(event),
+                          logs=[], queued_at=datetime.now(UTC) + timedelta(seconds=delay_s))
     db.session.add(execution)
-    db.session.flush()
     return execution
 
 
@@ -123,10 +125,10 @@ def follow_up(execution_id: str) -> str | None:
     config = current_app.config
     try:
         if event is not None and execution.attempt <= config["JSR_EVENT_RETRIES"]:
-            retry = _attempt(script, event, execution.attempt + 1, execution.input)
-            db.session.commit()
             delay = config["JSR_RETRY_DELAY_S"] * 2 ** (execution.attempt - 1)
-            current_app.extensions[LATER_KEY](retry.id, delay)
+            retry = _attempt(script, event, execution.attempt + 1, execution.input, delay)
+            db.session.commit()
+            current_app.extensions[executions.LATER_KEY](retry.id, delay)
             metrics.RETRIES.labels(execution.tenant_id).inc()
             return retry.id
         payload = (execution.input or {}).get("payload") if isinstance(execution.input, dict) else None
@@ -207,7 +209,7 @@ def replay(actor: Actor, tenant_id: str, dead_letter_id: str, payload: Any = _UN
     rbac.require(actor, rbac.SCRIPTS_EXECUTE, tenant_id)
     execution = _replay(actor, _dead_letter(tenant_id, dead_letter_id), payload)
     db.session.commit()
-    current_app.extensions[executions.DISPATCH_KEY](execution.id)
+    executions.dispatch(execution.id)
     return execution
 
 
@@ -223,7 +225,7 @@ def replay_many(actor: Actor, tenant_id: str, *, script_id: str | None = None, e
     replayed = [_replay(actor, letter, _UNCHANGED) for letter in letters]
     db.session.commit()
     for execution in replayed:
-        current_app.extensions[executions.DISPATCH_KEY](execution.id)
+        executions.dispatch(execution.id)
     return replayed
 
 

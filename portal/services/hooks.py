@@ -1,7 +1,7 @@
 """Webhooks: `/hooks/<tenant-slug>/<path>` runs the tenant's active `http` script at that path.
 
-The route lookup is cached in each process for JSR_HOOK_CACHE_S seconds and dropped in that process
-as soon as a script or tenant is committed there; other processes see a change within the TTL.
+The route lookup is cached in each process (portal/services/script_caches.py): other processes see a
+change within JSR_HOOK_CACHE_S seconds.
 
 Auth per script (the secret comes from `rotate_secret`, stored encrypted):
 * `none`;
@@ -17,22 +17,20 @@ import hmac
 import json
 import re
 import secrets
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography.fernet import InvalidToken
-from flask import current_app, has_app_context
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from limits import parse
-from sqlalchemy import event, select
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy import select
 
 from portal.extensions import db, limiter
 from portal.models import Execution, Script, Tenant
 from portal.models.secret import fernet_for
-from portal.services import audit, executions, rbac
+from portal.services import audit, executions, rbac, script_caches
 from portal.services import scripts as scripts_service
 from portal.services.errors import Conflict, NotFound, ServiceError, TooManyRequests
 from portal.services.inputs import MAX_JSON_DEPTH, depth
@@ -102,31 +100,12 @@ class HookResponse:
 
 
 # -- route lookup, cached -----------------------------------------------------------------
-CACHE_KEY = "jsr.hooks.routes"
-_cache_lock = threading.Lock()
-
-
-def _cache() -> dict[tuple[str, str], tuple[float, Route | None]]:
-    return current_app.extensions.setdefault(CACHE_KEY, {})
-
-
-def invalidate() -> None:
-    with _cache_lock:
-        _cache().clear()
-
-
 def route(slug: str, path: str) -> Route:
     """The active http script of an active tenant at `path`, or NotFound (also for paused scripts)."""
-    key, now = (slug, path), time.monotonic()
-    with _cache_lock:
-        cached = _cache().get(key)
-    if cached is None or cached[0] <= now:
-        cached = (now + current_app.config["JSR_HOOK_CACHE_S"], _load(slug, path))
-        with _cache_lock:
-            _cache()[key] = cached
-    if cached[1] is None:
+    found = script_caches.cached("hook-routes", (slug, path), lambda: _load(slug, path))
+    if found is None:
         raise NotFound()
-    return cached[1]
+    return found
 
 
 @in_system
@@ -141,23 +120,6 @@ def _load(slug: str, path: str) -> Route | None:
         return None
     return Route(tenant_id=row.tenant_id, script_id=row.id, methods=tuple(sorted(row.http_methods or ())),
                  auth=row.http_auth, secret=row.http_secret)
-
-
-def _changed(_mapper, _connection, target) -> None:
-    session = object_session(target)
-    if session is not None:
-        session.info["jsr_hooks_changed"] = True
-
-
-def _after_commit(session: Session) -> None:
-    if session.info.pop("jsr_hooks_changed", False) and has_app_context():
-        invalidate()
-
-
-for _model in (Script, Tenant):
-    for _name in ("after_insert", "after_update", "after_delete"):
-        event.listen(_model, _name, _changed)
-event.listen(Session, "after_commit", _after_commit)
 
 
 # -- secrets ------------------------------------------------------------------------------

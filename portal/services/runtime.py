@@ -45,10 +45,15 @@ def default_limits() -> ResourceLimits:
     )
 
 
+def run_timeout_ms(script_timeout_ms: int | None, tenant_max_timeout_ms: int) -> int:
+    """A run's time limit: the script's (or the configured default), never above its tenant's maximum."""
+    return min(script_timeout_ms or current_app.config["JSR_TIMEOUT_MS"], tenant_max_timeout_ms)
+
+
 def limits_for(script, tenant) -> ResourceLimits:
     """Config defaults, overridden per script, never above the tenant's maxima."""
     base = default_limits()
-    timeout_ms = min(script.timeout_ms or base.timeout_ms, tenant.max_timeout_ms)
+    timeout_ms = run_timeout_ms(script.timeout_ms, tenant.max_timeout_ms)
     memory_mb = min(script.memory_mb or base.memory_bytes // (1024 * 1024), tenant.max_memory_mb)
     host_calls = min(script.host_calls or base.host_calls, tenant.max_host_calls)
     return base.with_overrides(timeout_ms=timeout_ms, memory_bytes=memory_mb * 1024 * 1024, host_calls=host_calls)

@@ -5,9 +5,13 @@ A pass (`tick`) runs every minute on every Huey consumer (tasks.scheduler) and o
 
 * the due rows are read with `FOR UPDATE SKIP LOCKED` on PostgreSQL, so a second pass skips the rows
   the first holds, and a row the first has advanced is no longer due when the second reads it;
-* each claim is an atomic conditional update (`next_run_at` still equal to the slot read), which is the
-  whole claim on SQLite, where one writer at a time updates and a loser's update matches no row;
+* on SQLite the pass reads them under the database's write lock (BEGIN IMMEDIATE), so a second pass
+  reads only after the first committed;
 * behind both, the database refuses a second execution of one (script, slot).
+
+So the claims are written in bulk, one UPDATE by primary key for all, the next slot is computed once per
+distinct (expression, time zone), the runs are inserted in one statement, and the queue gets a few
+wake-ups (`executions.wake`) instead of one task per run.
 
 A script whose previous run is still queued or running is skipped for that slot (the overlap lock
 `locked_until`/`locked_by`, set at the claim and released when the run ends; it expires on its own
@@ -16,14 +20,14 @@ script fires once for the oldest slot it missed, not once per slot, and its next
 after the pass's time. The schedule preview is `cron.upcoming_runs(expression, tz, n)`.
 """
 
-import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from croniter import CroniterError
 from flask import current_app
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import Row, bindparam, insert, select, update
+from sqlalchemy.orm.util import identity_key
 
 from portal.extensions import db
 from portal.models import Execution, Script, Tenant
@@ -31,8 +35,6 @@ from portal.models.tenant import new_id
 from portal.services import cron, executions, metrics
 from portal.services import runtime as runtime_service
 from portal.services.scope import in_system
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -47,57 +49,76 @@ def tick(now: datetime | None = None) -> TickResult:
     started = time.perf_counter()
     now = (now or datetime.now(UTC)).astimezone(UTC)
     result = TickResult()
-    due = (select(Script, Tenant).join(Tenant, Tenant.id == Script.tenant_id)
+    due = (select(Script.id, Script.tenant_id, Script.current_version, Script.next_run_at, Script.locked_until,
+                  Script.locked_by, Script.cron_expression, Script.timezone, Script.timeout_ms,
+                  Tenant.max_timeout_ms)
+           .join(Tenant, Tenant.id == Script.tenant_id)
            .where(Script.type == "scheduled", Script.status == "active", Script.next_run_at <= now,
                   Tenant.active.is_(True))
            .order_by(Script.next_run_at)
            .limit(current_app.config["JSR_SCHEDULE_BATCH"]))
     if db.session.get_bind().dialect.name == "postgresql":
-        due = due.with_for_update(of=Script, skip_locked=True)
+        due = due.with_for_update(of=Script.__table__, skip_locked=True)
+    else:
+        _write_lock_sqlite()
     claimed = db.session.execute(due).all()
-    runs = [run for script, tenant in claimed if (run := _fire(script, tenant, now, result)) is not None]
+    following: dict[tuple[str, str], datetime | None] = {}  # one croniter walk per (expression, time zone)
+    claims, runs = [], []
+    queued_at = datetime.now(UTC)  # real time, whatever `now` the pass runs as
+    for row in claimed:
+        key = (row.cron_expression, row.timezone)
+        if key not in following:
+            following[key] = _following(*key, now)
+        claim, run = _fire(row, now, following[key], result)
+        claims.append(claim)
+        if run is not None:
+            runs.append({**run, "queued_at": queued_at})
+    table = Script.__table__
+    if claims:  # one statement for all: the rows are this pass's alone (locked, or the database is)
+        db.session.execute(update(table).where(table.c.id == bindparam("claimed_id"))
+                           .values(next_run_at=bindparam("next_run_at"), locked_until=bindparam("locked_until"),
+                                   locked_by=bindparam("locked_by")), claims)
     if runs:
-        db.session.execute(insert(Execution), runs)  # one statement for the whole pass
+        db.session.execute(insert(Execution.__table__), runs)  # one statement for the whole pass
     db.session.commit()
-    for script, _ in claimed:
-        db.session.expire(script)  # the claims changed their rows behind the session's back
-    for execution_id in result.fired:
-        # A queue outage leaves the run pending in the database; it is not lost.
-        try:
-            current_app.extensions[executions.DISPATCH_KEY](execution_id)
-        except Exception:
-            log.exception("scheduled execution %s could not be queued", execution_id)
+    for claim in claims:  # what this session loaded of the claimed scripts is out of date
+        loaded = db.session.identity_map.get(identity_key(Script, claim["claimed_id"]))
+        if loaded is not None:
+            db.session.expire(loaded)
+    if runs:  # a queue outage leaves the runs pending, for the relay
+        executions.wake(len(runs))
     metrics.TICK.observe(time.perf_counter() - started)
     return result
 
 
-def _fire(script: Script, tenant: Tenant, now: datetime, result: TickResult) -> dict | None:
-    """Claim the script's due slot; returns the execution row to write, or None (skipped or lost)."""
-    slot = script.next_run_at
+def _write_lock_sqlite() -> None:
+    """On SQLite the pass reads the due scripts under the database's write lock (BEGIN IMMEDIATE): a second
+    scheduler waits for the first's commit and then finds the slots advanced, so none fires twice."""
+    db.session.commit()
+    db.session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _following(expression: str, timezone: str, now: datetime) -> datetime | None:
     try:
-        following = cron.next_fire(script.cron_expression, script.timezone, now)
+        return cron.next_fire(expression, timezone, now)
     except (CroniterError, ValueError, KeyError):
-        following = None  # an expression that no longer fires stops being due
-    overlapping = script.locked_until is not None and script.locked_until > now
-    values: dict = {"next_run_at": following}
-    if not overlapping:
-        timeout = runtime_service.limits_for(script, tenant).timeout_ms
-        values["locked_until"] = now + timedelta(milliseconds=timeout,
-                                                 seconds=current_app.config["JSR_SCHEDULE_LOCK_GRACE_S"])
-    if not overlapping:
-        values["locked_by"] = execution_id = new_id()
-    # Not synchronised with the session: evaluating each claim against every loaded script is quadratic.
-    claim = (update(Script).where(Script.id == script.id, Script.next_run_at == slot).values(**values)
-             .execution_options(synchronize_session=False))
-    if not overlapping:  # the lock must still be free when the claim is made
-        claim = claim.where(or_(Script.locked_until.is_(None), Script.locked_until <= now))
-    if db.session.execute(claim).rowcount != 1:
-        return None  # another scheduler claimed this slot first
-    if overlapping:
-        result.skipped.append(script.id)
-        return None
+        return None  # an expression that no longer fires stops being due
+
+
+def _fire(row: Row, now: datetime, following: datetime | None, result: TickResult) -> tuple[dict, dict | None]:
+    """The claim of a due script's slot (its new next_run_at and overlap lock), and the execution row to
+    write for it, or None when its previous run still holds the lock (skipped)."""
+    claim = {"claimed_id": row.id, "next_run_at": following, "locked_until": row.locked_until,
+             "locked_by": row.locked_by}
+    if row.locked_until is not None and row.locked_until > now:
+        result.skipped.append(row.id)
+        return claim, None
+    timeout = runtime_service.run_timeout_ms(row.timeout_ms, row.max_timeout_ms)
+    claim["locked_until"] = now + timedelta(milliseconds=timeout,
+                                            seconds=current_app.config["JSR_SCHEDULE_LOCK_GRACE_S"])
+    claim["locked_by"] = execution_id = new_id()
     result.fired.append(execution_id)
-    metrics.LAG.observe((now - slot).total_seconds())
-    return {"id": execution_id, "tenant_id": script.tenant_id, "script_id": script.id,
-            "script_version": script.current_version, "status": "pending", "trigger": "schedule",
-            "scheduled_for": slot, "logs": [], "attempt": 1, "host_calls": 0}
+    metrics.LAG.observe((now - row.next_run_at).total_seconds())
+    return claim, {"id": execution_id, "tenant_id": row.tenant_id, "script_id": row.id,
+                   "script_version": row.current_version, "status": "pending", "trigger": "schedule",
+                   "scheduled_for": row.next_run_at, "logs": [], "attempt": 1, "host_calls": 0}

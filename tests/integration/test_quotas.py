@@ -1,4 +1,5 @@
-"""A tenant's quota holds across worker processes: two processes never run its scripts at once."""
+"""A tenant's quota holds across worker processes: two processes never run its scripts at once, whether the
+database counts (running rows) or Redis does (leases of a semaphore)."""
 
 import pytest
 
@@ -7,7 +8,17 @@ from portal.models import Execution
 from portal.services import executions, scripts
 from portal.services.rbac import Actor
 from portal.tenancy import system_scope
-from tests.integration.conftest import wait_final
+from tests.integration.conftest import _redis_url, wait_final
+
+
+@pytest.fixture(params=["database", "redis"])
+def process_env(request):
+    if request.param == "database":
+        return {}
+    url = _redis_url()
+    if url is None:
+        pytest.skip("TEST_REDIS_URL is not set or Redis does not answer")
+    return {"REDIS_URL": url}
 
 
 @pytest.mark.parametrize("queue_url", ["sqlite"], indirect=True)

@@ -4,7 +4,7 @@ import uuid
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from portal import tenancy
@@ -222,3 +222,27 @@ def test_deleting_a_script_takes_its_versions_along(app, two_tenants, make_user)
     with app_role(app, system=True) as connection:
         assert count(connection, "script_versions", script_id=script_id) == 0
         assert count(connection, "scripts", id=script_id) == 0
+
+
+def test_the_scope_settings_are_sent_once_per_transaction_and_scope(app, db_session, two_tenants):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("row-level security settings exist on PostgreSQL only")
+    settings = []
+
+    def statement(_conn, _cursor, sql, *_):
+        if "set_config('app.tenant_id'" in sql:
+            settings.append(sql)
+
+    event.listen(db.engine, "before_cursor_execute", statement)
+    try:
+        with tenancy.tenant_scope(two_tenants["a"]):
+            db.session.execute(text("SELECT 1"))  # the transaction starts: its settings are sent
+            with tenancy.tenant_scope(two_tenants["a"]):  # a service entering the scope it is in: nothing to send
+                db.session.execute(text("SELECT 1"))
+            with tenancy.system_scope():  # another scope: sent, and the outer one sent again on the way back
+                db.session.execute(text("SELECT 1"))
+        # leaving the tenant's scope with the transaction open: no scope, sent
+        db.session.rollback()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", statement)
+    assert len(settings) == 4  # the begin, system, back to the tenant, no scope (6 when every entry sent them)

@@ -1,10 +1,13 @@
 """Accounts: token rights, role changes, inactive users."""
 
+import time
+
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event as sa_event
+from sqlalchemy import func, select, update
 
 from portal.extensions import db
-from portal.models import ApiToken, AuditEvent
+from portal.models import ApiToken, AuditEvent, Tenant, User
 from portal.services import accounts
 from portal.services.errors import PermissionDenied, ValidationError
 from portal.services.rbac import Actor
@@ -57,3 +60,56 @@ def test_token_use_is_recorded_at_most_once_a_minute(db_session, make_tenant, ma
     accounts.actor_for_token(secret)
     with system_scope():
         assert first is not None and db.session.get(ApiToken, token.id, populate_existing=True).last_used_at == first
+
+
+@pytest.fixture
+def short_token_cache(app):
+    previous = app.config["JSR_TOKEN_CACHE_S"]
+    app.config["JSR_TOKEN_CACHE_S"] = 0.5
+    yield 0.5
+    app.config["JSR_TOKEN_CACHE_S"] = previous
+
+
+@pytest.mark.parametrize("change", [
+    update(ApiToken).values(revoked_at=func.now()),
+    update(User).values(active=False),
+    update(Tenant).values(active=False),
+])
+def test_a_token_withdrawn_by_another_process_is_refused_within_the_cache_bound(app, db_session, make_tenant,
+                                                                                 make_user, short_token_cache,
+                                                                                 change):
+    """Another process's change reaches no cache here: the token works until its cached entry expires."""
+    user = make_user(role="developer", tenant=make_tenant())
+    secret, _ = accounts.create_token(Actor.system(), user.id, "t")
+    assert accounts.actor_for_token(secret) is not None
+    with db.engine.begin() as connection:  # as another process would: no ORM event in this one
+        connection.execute(change)
+    assert accounts.actor_for_token(secret) is not None  # served from the cache, no database read
+    time.sleep(short_token_cache + 0.1)
+    assert accounts.actor_for_token(secret) is None
+
+
+def test_a_token_revoked_in_this_process_is_refused_at_once(app, db_session, make_tenant, make_user):
+    tenant = make_tenant()
+    admin = make_user(role="org_admin", tenant=tenant)
+    secret, token = accounts.create_token(Actor.of(admin), admin.id, "t")
+    assert accounts.actor_for_token(secret) is not None
+    accounts.revoke_token(Actor.of(admin), tenant.id, token.id)
+    assert accounts.actor_for_token(secret) is None
+
+
+def test_a_cached_token_costs_no_database_statement(app, db_session, make_tenant, make_user):
+    user = make_user(role="developer", tenant=make_tenant())
+    secret, _ = accounts.create_token(Actor.system(), user.id, "t")
+    first = accounts.actor_for_token(secret)
+    statements = []
+
+    def statement(*_):
+        statements.append(True)
+
+    sa_event.listen(db.engine, "before_cursor_execute", statement)
+    try:
+        assert accounts.actor_for_token(secret) == first
+    finally:
+        sa_event.remove(db.engine, "before_cursor_execute", statement)
+    assert statements == []

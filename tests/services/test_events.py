@@ -62,6 +62,19 @@ def _publish(tenant_id: str, type_: str, payload=None, depth: int = 0) -> str:
     return event.id
 
 
+def test_an_event_nobody_subscribes_to_is_written_delivered_and_queues_nothing(app, db_session, tenant_admin,
+                                                                               event_script, monkeypatch):
+    tenant, _ = tenant_admin
+    event_script(["order.*"])
+    queued = []
+    monkeypatch.setitem(app.extensions, outbox.DELIVER_KEY, queued.extend)
+    unheard, heard = _publish(tenant.id, "invoice.sent"), _publish(tenant.id, "order.paid")
+    assert queued == [heard]
+    with system_scope():
+        assert db.session.get(Event, unheard, populate_existing=True).status == "delivered"
+        assert db.session.get(Event, heard, populate_existing=True).status == "pending"
+
+
 def test_an_event_runs_every_matching_script(app, db_session, tenant_admin, event_script):
     tenant, admin = tenant_admin
     orders, users = event_script(["order.*"]), event_script(["user.created"])
@@ -77,7 +90,7 @@ def test_an_event_runs_every_matching_script(app, db_session, tenant_admin, even
     assert _runs(users) == []
     with system_scope():
         assert db.session.get(Event, event_id).status == "delivered"
-    assert events.deliver(event_id) == []  # delivered once, whoever hands it over again
+    assert events.deliver([event_id]) == []  # delivered once, whoever hands it over again
 
 
 def test_the_portals_own_changes_publish_events(app, db_session, tenant_admin, event_script):
@@ -207,7 +220,7 @@ def test_a_run_the_reaper_failed_is_retried(app, db_session, tenant_admin, event
     """The worker died mid-run: the reaper fails the execution and the event's next attempt is queued."""
     tenant, _ = tenant_admin
     script_id = event_script(["order.paid"])
-    events.deliver(_publish(tenant.id, "order.paid", {"n": 2}))  # what the consumer would do
+    events.deliver([_publish(tenant.id, "order.paid", {"n": 2})])  # what the consumer would do
     [first] = [r for r in _runs(script_id) if r.input["payload"] == {"n": 2}]
     with system_scope():
         db.session.execute(update(Execution).where(Execution.id == first.id)
@@ -313,3 +326,29 @@ def test_a_bad_event_rejects_catchably(app, db_session, tenant_admin, args, mess
     assert execution.status == "completed", execution.error
     assert execution.output["error"].startswith(message)
     assert _count_type(tenant.id, "order.paid") == 0
+
+
+def test_event_runs_the_quota_holds_back_are_run_by_one_delayed_pass(app, db_session, make_tenant, make_user,
+                                                                      make_script):
+    tenant = make_tenant(max_concurrency=1)
+    admin = Actor.of(make_user(role="org_admin", tenant=tenant))
+    script = scripts.create(admin, tenant.id, {"name": "on order", "type": "event", "event_patterns": ["order.*"],
+                                               "source": ECHO})
+    scripts.set_status(admin, tenant.id, script.id, "active")
+    with system_scope():  # the tenant's one place is taken by a run elsewhere
+        elsewhere = Execution(tenant_id=tenant.id, script_id=make_script(tenant).id, trigger="manual",
+                              status="running", started_at=datetime.now(UTC))
+        db.session.add(elsewhere)
+        db.session.commit()
+        elsewhere_id = elsewhere.id
+    delayed = [task for task in tasks.huey.scheduled() if task.name == "run_due_executions"]
+    for n in (1, 2):  # delivered and woken at once (Huey's immediate mode): the quota holds them back
+        _publish(tenant.id, "order.paid", {"n": n})
+    assert {run.status for run in _runs(script.id)} == {"pending"}
+    later = [task for task in tasks.huey.scheduled() if task.name == "run_due_executions"]
+    assert len(later) == len(delayed) + 1  # one delayed pass, however many runs wait
+    with system_scope():
+        db.session.execute(update(Execution).where(Execution.id == elsewhere_id).values(status="completed"))
+        db.session.commit()
+    tasks.run_due_executions(True)  # what the consumer does when the delayed pass's time comes
+    assert sorted(run.output["event"]["payload"]["n"] for run in _runs(script.id)) == [1, 2]

@@ -3,15 +3,18 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import event as sa_event
 from sqlalchemy import select, update
 
+import tasks
 from portal.extensions import db
 from portal.models import AuditEvent, Execution, Script, Tenant, User
-from portal.services import executions, scripts
+from portal.services import executions, outbox, scripts
 from portal.services.errors import PermissionDenied, ServiceError
 from portal.services.rbac import Actor
 from portal.tenancy import system_scope, tenant_scope
 from runtime import LogEntry, RunResult
+from tasks.queue import configure
 from tests.conftest import backend
 
 
@@ -235,3 +238,115 @@ def test_disabling_a_script_cancels_its_queued_backlog(db_session, make_tenant, 
         event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "script.status"))
     assert statuses == {"cancelled"} and event.details["cancelled_pending"] == 3
     assert all(executions.execute(i).status == "cancelled" for i in queued)
+
+
+def test_an_inline_run_writes_its_execution_once_finished(app, db_session, make_tenant, make_user, monkeypatch):
+    """One transaction writes, with one INSERT of the finished execution: no pending → running → completed
+    updates. (The queue's delivery of its execution.completed event, which Huey's immediate mode would run
+    right here, is the worker's transaction, not the run's: it is only collected.)"""
+    monkeypatch.setitem(app.extensions, outbox.DELIVER_KEY, [].append)
+    tenant = make_tenant()
+    actor, script = _script(make_user, tenant, "function main(input, ctx) { return [input, ctx.executionId] }")
+    transactions = [[]]
+
+    def statement(_conn, _cursor, sql, *_):
+        transactions[-1].append(" ".join(sql.split()[:3]).upper())
+
+    def commit(_conn):
+        transactions.append([])
+
+    sa_event.listen(db.engine, "before_cursor_execute", statement)
+    sa_event.listen(db.engine, "commit", commit)
+    try:
+        execution = executions.run_embedded(tenant.id, script.name, 7)
+    finally:
+        sa_event.remove(db.engine, "before_cursor_execute", statement)
+        sa_event.remove(db.engine, "commit", commit)
+    assert (execution.status, execution.output) == ("completed", [7, execution.id])
+    assert execution.started_at <= execution.finished_at
+    writing = [[sql for sql in statements if sql.startswith(("INSERT", "UPDATE", "DELETE"))]
+               for statements in transactions]
+    writing = [writes for writes in writing if writes]
+    assert len(writing) == 1 and [sql for sql in writing[0] if "EXECUTIONS" in sql] == ["INSERT INTO EXECUTIONS"]
+
+
+def test_a_run_whose_queueing_was_lost_is_handed_over_again_by_the_relay(app, db_session, make_tenant, make_user):
+    tenant = make_tenant()
+    actor, script = _script(make_user, tenant, "function main(input) { return input * 2 }")
+    # The queue is Redis on a port where nothing listens: the hand-over fails after the run was recorded.
+    previous = app.config["HUEY_URL"]
+    app.config.update(HUEY_URL="redis://127.0.0.1:1/0", HUEY_IMMEDIATE=False)
+    configure(app)
+    try:
+        execution_id = executions.enqueue(actor, tenant.id, script.id, 4).id
+    finally:
+        app.config.update(HUEY_URL=previous, HUEY_IMMEDIATE=True)
+        configure(app)
+    with system_scope():
+        assert db.session.get(Execution, execution_id, populate_existing=True).status == "pending"
+    assert executions.relay_pending() == 0  # not yet: it may still be on its way
+    later = datetime.now(UTC) + executions.RELAY_AFTER + timedelta(seconds=1)
+    assert executions.relay_pending(now=later) == 1  # handed over, and run (Huey's immediate mode)
+    with system_scope():
+        execution = db.session.get(Execution, execution_id, populate_existing=True)
+        assert (execution.status, execution.output) == ("completed", 8)
+    assert executions.relay_pending(now=later + 2 * executions.RELAY_AFTER) == 0
+
+
+def test_two_relays_hand_a_lost_run_over_once(app, db_session, make_tenant, make_user, undrained_queue):
+    tenant = make_tenant()
+    actor, script = _script(make_user, tenant, "function main(input) { return input }")
+    execution_id = executions.enqueue(actor, tenant.id, script.id, 1).id
+    queued = [task.args for task in tasks.huey.pending()].count((execution_id,))
+    later = datetime.now(UTC) + executions.RELAY_AFTER + timedelta(seconds=1)
+    assert [executions.relay_pending(now=later), executions.relay_pending(now=later)] == [1, 0]
+    assert [task.args for task in tasks.huey.pending()].count((execution_id,)) == queued + 1
+
+
+def test_a_worker_claims_due_pending_runs_in_a_batch_and_writes_their_results_in_one_commit(
+        app, db_session, make_tenant, make_user, undrained_queue):
+    tenant = make_tenant(max_concurrency=10)
+    actor, script = _script(make_user, tenant, "function main(input) { return input * 10 }", concurrency=10)
+    queued = [executions.enqueue(actor, tenant.id, script.id, n).id for n in range(5)]
+    writes = []
+
+    def statement(_conn, _cursor, sql, *_):
+        if sql.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")):
+            writes.append(True)
+
+    def commit(_conn):
+        if writes:
+            transactions.append(len(writes))
+            writes.clear()
+
+    transactions = []
+    sa_event.listen(db.engine, "before_cursor_execute", statement)
+    sa_event.listen(db.engine, "commit", commit)
+    try:
+        batch = executions.execute_batch(queued[2])
+    finally:
+        sa_event.remove(db.engine, "before_cursor_execute", statement)
+        sa_event.remove(db.engine, "commit", commit)
+    assert batch[0].id == queued[2] and sorted(e.id for e in batch) == sorted(queued)
+    with system_scope():
+        stored = {e.id: (e.status, e.output) for e in db.session.scalars(
+            select(Execution).where(Execution.id.in_(queued)).execution_options(populate_existing=True))}
+    assert stored == {execution_id: ("completed", n * 10) for n, execution_id in enumerate(queued)}
+    assert len(transactions) == 2  # the claim, then every result
+    assert executions.execute(queued[0]).status == "completed"  # its own task comes later: nothing to do
+
+
+def test_a_batch_leaves_runs_over_quota_and_runs_not_due_yet_pending(app, db_session, make_tenant, make_user,
+                                                                    undrained_queue):
+    tenant = make_tenant(max_concurrency=2)
+    actor, script = _script(make_user, tenant, "function main(input) { return input }")
+    queued = [executions.enqueue(actor, tenant.id, script.id, n).id for n in range(3)]
+    later = executions.enqueue(actor, tenant.id, script.id, 9).id
+    with system_scope():
+        db.session.execute(update(Execution).where(Execution.id == later)
+                           .values(queued_at=datetime.now(UTC) + timedelta(minutes=5)))
+        db.session.commit()
+    ran = executions.execute_batch(queued[0])
+    assert sorted(e.id for e in ran if e.status == "completed") == sorted(queued[:2])
+    with system_scope():
+        assert {db.session.get(Execution, i, populate_existing=True).status for i in (queued[2], later)} == {"pending"}

@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+import tasks
 from portal.extensions import db
 from portal.models import Execution, Script
 from portal.services import cron, executions, scheduler, scripts
@@ -164,3 +165,18 @@ def test_schedule_preview_over_the_api(api):
     assert call("GET", "/schedule-preview?cron=0+0+31+2+*").status_code == 422  # never fires
     assert "timezone" in call("GET", "/schedule-preview?cron=*+*+*+*+*&timezone=Mars/Base").json["fields"]
     assert call("GET", "/schedule-preview?cron=*+*+*+*+*&n=51").status_code == 422
+
+
+def test_a_pass_wakes_the_workers_a_few_times_not_once_per_run(app, db_session, scheduled, undrained_queue):
+    slot = at("2030-01-01T10:00+00:00")
+    app.config["JSR_WORKER_BATCH"], previous = 2, app.config["JSR_WORKER_BATCH"]
+    try:
+        ids = [scheduled(slot) for _ in range(5)]
+        fired = scheduler.tick(slot + timedelta(seconds=1)).fired
+    finally:
+        app.config["JSR_WORKER_BATCH"] = previous
+    assert len(fired) == 5
+    assert [task.name for task in tasks.huey.pending()].count("run_due_executions") == 3  # ⌈5 / 2⌉
+    ran = executions.run_due()  # what one woken worker does: it drains every due run
+    assert sorted(e.script_id for e in ran) == sorted(ids) and {e.status for e in ran} == {"completed"}
+    assert executions.run_due() == []

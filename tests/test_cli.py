@@ -139,3 +139,14 @@ def test_the_demo_event_script_thanks_for_a_paid_order(app, db_session):
     with system_scope():
         run = db.session.scalar(select(Execution).where(Execution.trigger == "event"))
         assert (run.status, run.output) == ("completed", {"thanked": 7})
+
+
+def test_the_demo_webhook_starts_an_event_chain(app, db_session):
+    """curl → the demo's webhook → its `order.paid` event → the demo's event script (Huey immediate)."""
+    assert app.test_cli_runner().invoke(args=["jsr", "seed-demo"]).exit_code == 0
+    answer = app.test_client().post("/hooks/demo/orders", json={"id": 42, "amount": 99})
+    assert (answer.status_code, answer.get_json()) == (201, {"received": 42}), answer.text
+    with system_scope():
+        thanked = db.session.scalar(select(Execution).where(Execution.trigger == "event"))
+        assert thanked is not None, "the webhook published no order.paid event"
+        assert (thanked.status, thanked.output) == ("completed", {"thanked": 42})

@@ -17,9 +17,10 @@ SCRIPTS = [
      "source": "async function main(input, ctx) {\n  console.log('tick for', ctx.trigger.scheduledAt);\n"
                "  return {scheduledAt: ctx.trigger.scheduledAt};\n}\n"},
     {"name": "Order webhook", "type": "http", "http_path": "orders", "http_methods": ["POST"],
-     "description": "Receives orders from the shop.",
+     "description": "Receives orders from the shop and announces each as paid.",
      "source": "async function handler(request, ctx) {\n  const order = request.body || {};\n"
                "  console.log('order received', order.id);\n"
+               "  await ctx.events.publish('order.paid', {orderId: order.id, amount: order.amount || 0});\n"
                "  return {status: 201, headers: {'content-type': 'application/json'},\n"
                "          body: {received: order.id}};\n}\n"},
     {"name": "On order paid", "type": "event", "event_patterns": ["order.paid"],

@@ -87,6 +87,20 @@ def fresh_database(kind: str, directory: Path) -> Iterator[str]:
         admin.dispose()
 
 
+def redis_url_or_skip() -> str:
+    """TEST_REDIS_URL when that Redis answers within 2 s; otherwise the calling test is skipped."""
+    import redis
+
+    url = os.environ.get("TEST_REDIS_URL")
+    if not url:
+        pytest.skip("TEST_REDIS_URL is not set")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        pytest.skip(f"Redis at TEST_REDIS_URL does not answer: {exc}")
+    return url
+
+
 def make_app(uri: str) -> Flask:
     app = create_app({
         "SQLALCHEMY_DATABASE_URI": uri,

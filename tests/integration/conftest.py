@@ -20,30 +20,16 @@ from portal.extensions import db
 from portal.models import Execution
 from portal.services import executions
 from portal.tenancy import system_scope
+from tests.conftest import redis_url_or_skip
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _redis_url() -> str | None:
-    url = os.environ.get("TEST_REDIS_URL")
-    if not url:
-        return None
-    try:
-        import redis
-
-        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
-    except Exception:
-        return None
-    return url
 
 
 @pytest.fixture(params=["sqlite", "redis"])
 def queue_url(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'huey.sqlite3'}"
-    url = _redis_url()
-    if url is None:
-        pytest.skip("TEST_REDIS_URL is not set or Redis does not answer")
+    url = redis_url_or_skip()
     import redis
 
     redis.Redis.from_url(url).flushdb()

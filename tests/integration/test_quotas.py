@@ -8,17 +8,15 @@ from portal.models import Execution
 from portal.services import executions, scripts
 from portal.services.rbac import Actor
 from portal.tenancy import system_scope
-from tests.integration.conftest import _redis_url, wait_final
+from tests.conftest import redis_url_or_skip
+from tests.integration.conftest import wait_final
 
 
 @pytest.fixture(params=["database", "redis"])
 def process_env(request):
     if request.param == "database":
         return {}
-    url = _redis_url()
-    if url is None:
-        pytest.skip("TEST_REDIS_URL is not set or Redis does not answer")
-    return {"REDIS_URL": url}
+    return {"REDIS_URL": redis_url_or_skip()}
 
 
 @pytest.mark.parametrize("queue_url", ["sqlite"], indirect=True)

@@ -16,6 +16,7 @@ from portal.services.errors import PermissionDenied
 from portal.services.rbac import Actor
 from portal.tenancy import system_scope
 from runtime import HostCall, HostError
+from tests.conftest import redis_url_or_skip
 
 
 def run_script(make_user, tenant, source, input=None):
@@ -155,14 +156,8 @@ def cache_backend(request, app, monkeypatch):
     if request.param == "database":
         yield None
         return
-    url = os.environ.get("TEST_REDIS_URL")
-    if not url:
-        pytest.skip("TEST_REDIS_URL is not set")
+    url = redis_url_or_skip()
     client = redis.Redis.from_url(url, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        pytest.skip(f"Redis at TEST_REDIS_URL does not answer: {exc}")
     monkeypatch.setitem(app.config, "REDIS_URL", url)
     yield client
     for key in client.scan_iter("jsr:cache:*"):

@@ -18,6 +18,7 @@ from portal.services import executions, quotas
 from portal.services.errors import TooManyRequests
 from portal.services.rbac import Actor
 from portal.tenancy import system_scope
+from tests.conftest import redis_url_or_skip
 from tests.integration.conftest import ROOT
 
 SOURCE = "function main(input) { return input }"
@@ -117,14 +118,8 @@ with app.app_context(), quotas.lease(sys.argv[2], sys.argv[3], 1, 1, int(sys.arg
 
 @pytest.fixture
 def redis_quotas(app, monkeypatch, tmp_path):
-    url = os.environ.get("TEST_REDIS_URL")
-    if not url:
-        pytest.skip("TEST_REDIS_URL is not set")
+    url = redis_url_or_skip()
     client = redis.Redis.from_url(url, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        pytest.skip(f"Redis at TEST_REDIS_URL does not answer: {exc}")
     monkeypatch.setitem(app.config, "REDIS_URL", url)
 
     def other_process(tenant_id, script_id, hold, timeout_ms=30_000, grace_s=quotas.LEASE_GRACE_S):

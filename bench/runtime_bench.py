@@ -303,7 +303,10 @@ def bench_parallel_host_calls(calls: int = 10, delay_s: float = 0.2) -> float:
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    class Server(ThreadingHTTPServer):
+        request_queue_size = 64  # socketserver listens with 5: a burst of connections would wait for SYN retries (1 s)
+
+    server = Server(("127.0.0.1", 0), Slow)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     port = server.server_address[1]

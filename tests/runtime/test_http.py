@@ -17,6 +17,7 @@ from runtime.ssrf import AddressPolicy, system_resolver
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 64  # socketserver listens with 5: parallel calls would wait for SYN retries (1 s)
 
     def __init__(self):
         super().__init__(("127.0.0.1", 0), Handler)

@@ -9,8 +9,8 @@ A pass (`tick`) runs every minute on every Huey consumer (tasks.scheduler) and o
   reads only after the first committed;
 * behind both, the database refuses a second execution of one (script, slot).
 
-So the pass is set-based: one query counts the batch of due scripts per group (expression, time zone
-and time limit: a few distinct values) and slot; each group's next slot is computed once with croniter;
+So the pass is set-based: one query counts the batch of due scripts per group (expression and time zone:
+a few distinct values) and slot; each group's next slot is computed once with croniter;
 then per group one INSERT … SELECT writes its runs (ids made by the database) and one UPDATE … FROM
 the new runs claims their scripts (next slot, overlap lock naming the run). No statement parameter is
 built per script, and the queue gets a few wake-ups (`executions.wake`) instead of one task per run.
@@ -24,11 +24,25 @@ after the pass's time. The schedule preview is `cron.upcoming_runs(expression, t
 
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from croniter import CroniterError
 from flask import current_app
-from sqlalchemy import ColumnElement, Insert, Select, Update, func, insert, literal, or_, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    Insert,
+    Select,
+    String,
+    Update,
+    func,
+    insert,
+    literal,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 
 from portal.extensions import db
 from portal.models import Execution, Script, Tenant
@@ -58,18 +72,15 @@ def tick(now: datetime | None = None) -> TickResult:
     slots = db.session.execute(_batch(now, dialect)).all()
     if slots:
         queued_at = datetime.now(UTC)  # real time, whatever `now` the pass runs as
+        # The batch's last (slot, id); ids are new_id()'s lowercase UUIDs, ordered alike here and in the database.
         last = max((slot.next_run_at, slot.last_id) for slot in slots)
-        groups = {(slot.cron_expression, slot.timezone, slot.timeout_ms, slot.max_timeout_ms) for slot in slots}
-        for expression, timezone, timeout_ms, max_timeout_ms in groups:
+        for expression, timezone in {(slot.cron_expression, slot.timezone) for slot in slots}:
             group = (*_due(now), Script.cron_expression == expression, Script.timezone == timezone,
-                     Script.timeout_ms == timeout_ms, Tenant.max_timeout_ms == max_timeout_ms,
                      tuple_(Script.next_run_at, Script.id) <= tuple_(*last))
             following = _following(expression, timezone, now)
             fired = db.session.scalars(_fire(group, now, queued_at, dialect)).all()
             if fired:
-                lock = now + timedelta(milliseconds=runtime_service.run_timeout_ms(timeout_ms, max_timeout_ms),
-                                       seconds=current_app.config["JSR_SCHEDULE_LOCK_GRACE_S"])
-                db.session.execute(_claim(group, following, lock))
+                db.session.execute(_claim(group, following, _lock_until(now, dialect)))
             result.fired += fired
             result.skipped += db.session.scalars(_skip(group, now, following, dialect)).all()
         for slot in slots:
@@ -106,15 +117,14 @@ def _batch(now: datetime, dialect: str) -> Select:
     """The pass's batch, the oldest JSR_SCHEDULE_BATCH due scripts (locked, skipping those another pass
     holds, on PostgreSQL), counted per group and slot: how many are free to fire, and the greatest id,
     which gives the batch's last (slot, id), the bound of every later statement of the pass."""
-    due = (select(Script.id, Script.next_run_at, Script.cron_expression, Script.timezone, Script.timeout_ms,
-                  Tenant.max_timeout_ms, _free(now).label("free"))
+    due = (select(Script.id, Script.next_run_at, Script.cron_expression, Script.timezone, _free(now).label("free"))
            .where(*_due(now))
            .order_by(Script.next_run_at, Script.id)
            .limit(current_app.config["JSR_SCHEDULE_BATCH"]))
     if dialect == "postgresql":
         due = due.with_for_update(of=Script, skip_locked=True)
     due = due.subquery()
-    key = (due.c.cron_expression, due.c.timezone, due.c.timeout_ms, due.c.max_timeout_ms, due.c.next_run_at)
+    key = (due.c.cron_expression, due.c.timezone, due.c.next_run_at)
     return (select(*key, func.count().filter(due.c.free).label("free"), func.max(due.c.id).label("last_id"))
             .group_by(*key))
 
@@ -124,6 +134,17 @@ def _following(expression: str, timezone: str, now: datetime) -> datetime | None
         return cron.next_fire(expression, timezone, now)
     except (CroniterError, ValueError, KeyError):
         return None  # an expression that no longer fires stops being due
+
+
+def _lock_until(now: datetime, dialect: str) -> ColumnElement[datetime]:
+    """The end of a claimed script's overlap lock, computed per row: its run's time limit plus
+    JSR_SCHEDULE_LOCK_GRACE_S after `now` (millisecond precision on SQLite, stored in UTCDateTime's form)."""
+    grace_ms = current_app.config["JSR_SCHEDULE_LOCK_GRACE_S"] * 1000
+    timeout_ms = runtime_service.run_timeout_ms_sql(Script.timeout_ms, Tenant.max_timeout_ms)
+    seconds = literal(now.timestamp()) + (timeout_ms + grace_ms) / literal_column("1000.0")
+    if dialect == "postgresql":
+        return func.to_timestamp(seconds)
+    return func.strftime("%Y-%m-%d %H:%M:%f", seconds, "unixepoch", type_=String).concat("000")
 
 
 def _fire(group: tuple, now: datetime, queued_at: datetime, dialect: str) -> Insert:
@@ -138,7 +159,7 @@ def _fire(group: tuple, now: datetime, queued_at: datetime, dialect: str) -> Ins
     return insert(RUNS).from_select(columns, runs, include_defaults=False).returning(RUNS.c.id)
 
 
-def _claim(group: tuple, following: datetime | None, lock: datetime) -> Update:
+def _claim(group: tuple, following: datetime | None, lock: ColumnElement[datetime]) -> Update:
     """The claim of the scripts just fired: the next slot, and the overlap lock held by the run."""
     return (update(SCRIPTS)
             .where(*group, Execution.script_id == Script.id, Execution.scheduled_for == Script.next_run_at)

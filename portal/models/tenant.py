@@ -14,13 +14,16 @@ from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    ColumnElement,
     DateTime,
     ForeignKey,
     Integer,
     String,
     TypeDecorator,
     UniqueConstraint,
+    cast,
     func,
+    literal_column,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -41,6 +44,20 @@ class ImmutableError(RuntimeError):
 
 def new_id() -> str:
     return str(uuid.uuid4())
+
+
+# new_id's form (a random version-4 UUID, 36 lowercase characters) built by SQLite, which has no UUID function.
+_SQLITE_NEW_ID = ("lower(hex(randomblob(4))) || '-' || lower(hex(randomblob(2))) || '-4' || "
+                  "substr(lower(hex(randomblob(2))), 2) || '-' || substr('89ab', 1 + abs(random()) % 4, 1) || "
+                  "substr(lower(hex(randomblob(2))), 2) || '-' || lower(hex(randomblob(6)))")
+
+
+def new_id_sql(dialect: str) -> ColumnElement[str]:
+    """An id like new_id() made by the database, one per row: for rows written by INSERT … SELECT, whose
+    ids no Python code has to build."""
+    if dialect == "postgresql":
+        return cast(func.gen_random_uuid(), String)
+    return literal_column(_SQLITE_NEW_ID, String)
 
 
 def utcnow() -> datetime:

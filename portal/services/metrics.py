@@ -46,6 +46,17 @@ def execution_finished(tenant_id: str, script_type: str, trigger: str, status: s
             MEMORY.observe(result.memory_bytes / memory_limit)
 
 
+def slot_fired(lag_seconds: float, runs: int) -> None:
+    """LAG observed once for each of `runs` runs fired that late at once: a pass fires thousands of runs of
+    one slot, and as many observe() calls would cost more than the rest of the pass. prometheus-client has
+    no weighted observe, so this is observe()'s own arithmetic (buckets are kept per bound, not cumulated)."""
+    LAG._sum.inc(lag_seconds * runs)
+    for bound, bucket in zip(LAG._upper_bounds, LAG._buckets, strict=True):
+        if lag_seconds <= bound:
+            bucket.inc(runs)
+            break
+
+
 def pool_state(pool_metrics: dict) -> None:
     POOL_IN_USE.set(pool_metrics["in_use"])
     POOL_IDLE.set(pool_metrics["idle"])

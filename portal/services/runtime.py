@@ -5,6 +5,7 @@ CLI commands such as `flask db upgrade` start none.
 """
 
 from flask import Flask, current_app
+from sqlalchemy import ColumnElement, case, func
 
 from portal.services import hostapi
 from runtime import HostRegistry, ResourceLimits, RunnerSettings, RunRequest, RunResult, RuntimePool
@@ -48,6 +49,13 @@ def default_limits() -> ResourceLimits:
 def run_timeout_ms(script_timeout_ms: int | None, tenant_max_timeout_ms: int) -> int:
     """A run's time limit: the script's (or the configured default), never above its tenant's maximum."""
     return min(script_timeout_ms or current_app.config["JSR_TIMEOUT_MS"], tenant_max_timeout_ms)
+
+
+def run_timeout_ms_sql(script_timeout_ms: ColumnElement[int | None],
+                      tenant_max_timeout_ms: ColumnElement[int]) -> ColumnElement[int]:
+    """run_timeout_ms over columns, for a statement that sets many rows at once (the scheduler's claims)."""
+    own = func.coalesce(script_timeout_ms, current_app.config["JSR_TIMEOUT_MS"])
+    return case((own < tenant_max_timeout_ms, own), else_=tenant_max_timeout_ms)
 
 
 def limits_for(script, tenant) -> ResourceLimits:

@@ -9,9 +9,11 @@ A pass (`tick`) runs every minute on every Huey consumer (tasks.scheduler) and o
   reads only after the first committed;
 * behind both, the database refuses a second execution of one (script, slot).
 
-So the claims are written in bulk, one UPDATE by primary key for all, the next slot is computed once per
-distinct (expression, time zone), the runs are inserted in one statement, and the queue gets a few
-wake-ups (`executions.wake`) instead of one task per run.
+So the pass is set-based: one query counts the batch of due scripts per group (expression and time zone:
+a few distinct values) and slot; each group's next slot is computed once with croniter;
+then per group one INSERT … SELECT writes its runs (ids made by the database) and one UPDATE … FROM
+the new runs claims their scripts (next slot, overlap lock naming the run). No statement parameter is
+built per script, and the queue gets a few wake-ups (`executions.wake`) instead of one task per run.
 
 A script whose previous run is still queued or running is skipped for that slot (the overlap lock
 `locked_until`/`locked_by`, set at the claim and released when the run ends; it expires on its own
@@ -22,19 +24,34 @@ after the pass's time. The schedule preview is `cron.upcoming_runs(expression, t
 
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from croniter import CroniterError
 from flask import current_app
-from sqlalchemy import Row, bindparam, insert, select, update
-from sqlalchemy.orm.util import identity_key
+from sqlalchemy import (
+    ColumnElement,
+    Insert,
+    Select,
+    String,
+    Update,
+    func,
+    insert,
+    literal,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 
 from portal.extensions import db
 from portal.models import Execution, Script, Tenant
-from portal.models.tenant import new_id
+from portal.models.tenant import UTCDateTime, new_id_sql
 from portal.services import cron, executions, metrics
 from portal.services import runtime as runtime_service
 from portal.services.scope import in_system
+
+SCRIPTS, RUNS = Script.__table__, Execution.__table__
 
 
 @dataclass
@@ -49,44 +66,32 @@ def tick(now: datetime | None = None) -> TickResult:
     started = time.perf_counter()
     now = (now or datetime.now(UTC)).astimezone(UTC)
     result = TickResult()
-    due = (select(Script.id, Script.tenant_id, Script.current_version, Script.next_run_at, Script.locked_until,
-                  Script.locked_by, Script.cron_expression, Script.timezone, Script.timeout_ms,
-                  Tenant.max_timeout_ms)
-           .join(Tenant, Tenant.id == Script.tenant_id)
-           .where(Script.type == "scheduled", Script.status == "active", Script.next_run_at <= now,
-                  Tenant.active.is_(True))
-           .order_by(Script.next_run_at)
-           .limit(current_app.config["JSR_SCHEDULE_BATCH"]))
-    if db.session.get_bind().dialect.name == "postgresql":
-        due = due.with_for_update(of=Script.__table__, skip_locked=True)
-    else:
+    dialect = db.session.get_bind().dialect.name
+    if dialect != "postgresql":
         _write_lock_sqlite()
-    claimed = db.session.execute(due).all()
-    following: dict[tuple[str, str], datetime | None] = {}  # one croniter walk per (expression, time zone)
-    claims, runs = [], []
-    queued_at = datetime.now(UTC)  # real time, whatever `now` the pass runs as
-    for row in claimed:
-        key = (row.cron_expression, row.timezone)
-        if key not in following:
-            following[key] = _following(*key, now)
-        claim, run = _fire(row, now, following[key], result)
-        claims.append(claim)
-        if run is not None:
-            runs.append({**run, "queued_at": queued_at})
-    table = Script.__table__
-    if claims:  # one statement for all: the rows are this pass's alone (locked, or the database is)
-        db.session.execute(update(table).where(table.c.id == bindparam("claimed_id"))
-                           .values(next_run_at=bindparam("next_run_at"), locked_until=bindparam("locked_until"),
-                                   locked_by=bindparam("locked_by")), claims)
-    if runs:
-        db.session.execute(insert(Execution.__table__), runs)  # one statement for the whole pass
+    slots = db.session.execute(_batch(now, dialect)).all()
+    if slots:
+        queued_at = datetime.now(UTC)  # real time, whatever `now` the pass runs as
+        # The batch's last (slot, id); ids are new_id()'s lowercase UUIDs, ordered alike here and in the database.
+        last = max((slot.next_run_at, slot.last_id) for slot in slots)
+        for expression, timezone in {(slot.cron_expression, slot.timezone) for slot in slots}:
+            group = (*_due(now), Script.cron_expression == expression, Script.timezone == timezone,
+                     tuple_(Script.next_run_at, Script.id) <= tuple_(*last))
+            following = _following(expression, timezone, now)
+            fired = db.session.scalars(_fire(group, now, queued_at, dialect)).all()
+            if fired:
+                db.session.execute(_claim(group, following, _lock_until(now, dialect)))
+            result.fired += fired
+            result.skipped += db.session.scalars(_skip(group, now, following, dialect)).all()
+        for slot in slots:
+            if slot.free:
+                metrics.slot_fired((now - slot.next_run_at).total_seconds(), slot.free)
     db.session.commit()
-    for claim in claims:  # what this session loaded of the claimed scripts is out of date
-        loaded = db.session.identity_map.get(identity_key(Script, claim["claimed_id"]))
-        if loaded is not None:
+    for loaded in list(db.session.identity_map.values()):  # what this session loaded of scripts is out of date
+        if isinstance(loaded, Script):
             db.session.expire(loaded)
-    if runs:  # a queue outage leaves the runs pending, for the relay
-        executions.wake(len(runs))
+    if result.fired:  # a queue outage leaves the runs pending, for the relay
+        executions.wake(len(result.fired))
     metrics.TICK.observe(time.perf_counter() - started)
     return result
 
@@ -98,6 +103,32 @@ def _write_lock_sqlite() -> None:
     db.session.connection().exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _due(now: datetime) -> tuple[ColumnElement[bool], ...]:
+    return (Script.type == "scheduled", Script.status == "active", Script.next_run_at <= now,
+            Tenant.id == Script.tenant_id, Tenant.active.is_(True))
+
+
+def _free(now: datetime) -> ColumnElement[bool]:
+    """No previous run holds the script's overlap lock."""
+    return or_(Script.locked_until.is_(None), Script.locked_until <= now)
+
+
+def _batch(now: datetime, dialect: str) -> Select:
+    """The pass's batch, the oldest JSR_SCHEDULE_BATCH due scripts (locked, skipping those another pass
+    holds, on PostgreSQL), counted per group and slot: how many are free to fire, and the greatest id,
+    which gives the batch's last (slot, id), the bound of every later statement of the pass."""
+    due = (select(Script.id, Script.next_run_at, Script.cron_expression, Script.timezone, _free(now).label("free"))
+           .where(*_due(now))
+           .order_by(Script.next_run_at, Script.id)
+           .limit(current_app.config["JSR_SCHEDULE_BATCH"]))
+    if dialect == "postgresql":
+        due = due.with_for_update(of=Script, skip_locked=True)
+    due = due.subquery()
+    key = (due.c.cron_expression, due.c.timezone, due.c.next_run_at)
+    return (select(*key, func.count().filter(due.c.free).label("free"), func.max(due.c.id).label("last_id"))
+            .group_by(*key))
+
+
 def _following(expression: str, timezone: str, now: datetime) -> datetime | None:
     try:
         return cron.next_fire(expression, timezone, now)
@@ -105,20 +136,41 @@ def _following(expression: str, timezone: str, now: datetime) -> datetime | None
         return None  # an expression that no longer fires stops being due
 
 
-def _fire(row: Row, now: datetime, following: datetime | None, result: TickResult) -> tuple[dict, dict | None]:
-    """The claim of a due script's slot (its new next_run_at and overlap lock), and the execution row to
-    write for it, or None when its previous run still holds the lock (skipped)."""
-    claim = {"claimed_id": row.id, "next_run_at": following, "locked_until": row.locked_until,
-             "locked_by": row.locked_by}
-    if row.locked_until is not None and row.locked_until > now:
-        result.skipped.append(row.id)
-        return claim, None
-    timeout = runtime_service.run_timeout_ms(row.timeout_ms, row.max_timeout_ms)
-    claim["locked_until"] = now + timedelta(milliseconds=timeout,
-                                            seconds=current_app.config["JSR_SCHEDULE_LOCK_GRACE_S"])
-    claim["locked_by"] = execution_id = new_id()
-    result.fired.append(execution_id)
-    metrics.LAG.observe((now - row.next_run_at).total_seconds())
-    return claim, {"id": execution_id, "tenant_id": row.tenant_id, "script_id": row.id,
-                   "script_version": row.current_version, "status": "pending", "trigger": "schedule",
-                   "scheduled_for": row.next_run_at, "logs": [], "attempt": 1, "host_calls": 0}
+def _lock_until(now: datetime, dialect: str) -> ColumnElement[datetime]:
+    """The end of a claimed script's overlap lock, computed per row: its run's time limit plus
+    JSR_SCHEDULE_LOCK_GRACE_S after `now` (millisecond precision on SQLite, stored in UTCDateTime's form)."""
+    grace_ms = current_app.config["JSR_SCHEDULE_LOCK_GRACE_S"] * 1000
+    timeout_ms = runtime_service.run_timeout_ms_sql(Script.timeout_ms, Tenant.max_timeout_ms)
+    seconds = literal(now.timestamp()) + (timeout_ms + grace_ms) / literal_column("1000.0")
+    if dialect == "postgresql":
+        return func.to_timestamp(seconds)
+    return func.strftime("%Y-%m-%d %H:%M:%f", seconds, "unixepoch", type_=String).concat("000")
+
+
+def _fire(group: tuple, now: datetime, queued_at: datetime, dialect: str) -> Insert:
+    """One pending run per free script of the group, for its slot, ids made by the database."""
+    runs = select(new_id_sql(dialect), Script.tenant_id, Script.id, Script.current_version, literal("schedule"),
+                  Script.next_run_at, literal(queued_at, UTCDateTime()), literal(queued_at, UTCDateTime())
+                  ).where(*group, _free(now))
+    if dialect == "postgresql":
+        runs = runs.with_for_update(of=Script, skip_locked=True)
+    columns = ["id", "tenant_id", "script_id", "script_version", "trigger", "scheduled_for", "created_at",
+               "queued_at"]
+    return insert(RUNS).from_select(columns, runs, include_defaults=False).returning(RUNS.c.id)
+
+
+def _claim(group: tuple, following: datetime | None, lock: ColumnElement[datetime]) -> Update:
+    """The claim of the scripts just fired: the next slot, and the overlap lock held by the run."""
+    return (update(SCRIPTS)
+            .where(*group, Execution.script_id == Script.id, Execution.scheduled_for == Script.next_run_at)
+            .values(next_run_at=following, locked_until=lock, locked_by=Execution.id))
+
+
+def _skip(group: tuple, now: datetime, following: datetime | None, dialect: str) -> Update:
+    """The group's scripts whose previous run still holds the lock: their slot passes without a run."""
+    held = (*group, ~_free(now))
+    skip = update(SCRIPTS).where(*held).values(next_run_at=following).returning(SCRIPTS.c.id)
+    if dialect == "postgresql":  # not waiting for the rows another pass holds: they are its own
+        skip = skip.where(Script.id.in_(select(Script.id).where(*held).with_for_update(of=Script, skip_locked=True)
+                                        .correlate(None).scalar_subquery()))
+    return skip

@@ -1,15 +1,17 @@
 """The scheduler: cron in the script's time zone, claims, overlap, catch-up, `flask jsr tick`."""
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import literal_column, select
 
 import tasks
 from portal.extensions import db
 from portal.models import Execution, Script
-from portal.services import cron, executions, scheduler, scripts
+from portal.models.tenant import new_id_sql
+from portal.services import cron, executions, metrics, scheduler, scripts
 from portal.services.rbac import Actor
 from portal.tenancy import system_scope
 
@@ -180,3 +182,82 @@ def test_a_pass_wakes_the_workers_a_few_times_not_once_per_run(app, db_session, 
     ran = executions.run_due()  # what one woken worker does: it drains every due run
     assert sorted(e.script_id for e in ran) == sorted(ids) and {e.status for e in ran} == {"completed"}
     assert executions.run_due() == []
+
+
+def test_a_pass_over_several_groups_claims_each_script_for_its_own_run(app, db_session, scheduled, make_tenant,
+                                                                      undrained_queue):
+    """Groups by expression, time zone and time limit; free scripts fire, held ones are skipped; each
+    claimed script's lock names its own run and lasts its own time limit plus the grace."""
+    slot = at("2030-01-01T10:00+00:00")
+    now = slot + timedelta(seconds=5)
+    held = {"locked_until": slot + timedelta(minutes=5), "locked_by": "another-run"}
+    tenant, strict = make_tenant(), make_tenant(max_timeout_ms=2000)
+    every_minute = scheduled(slot, tenant=tenant)
+    berlin = scheduled(slot, tenant=tenant, cron_expression="*/5 * * * *", timezone="Europe/Berlin")
+    short = scheduled(slot, tenant=tenant, timeout_ms=1000)
+    late = scheduled(slot - timedelta(hours=3), tenant=tenant)
+    capped = scheduled(slot, tenant=strict)
+    busy = scheduled(slot, tenant=tenant, **held)
+    busy_berlin = scheduled(slot, tenant=tenant, cron_expression="*/5 * * * *", timezone="Europe/Berlin", **held)
+    result = scheduler.tick(now)
+    assert sorted(result.skipped) == sorted([busy, busy_berlin])
+    grace = timedelta(seconds=app.config["JSR_SCHEDULE_LOCK_GRACE_S"])
+    default = timedelta(milliseconds=min(app.config["JSR_TIMEOUT_MS"], 30_000))
+    expected = {every_minute: (slot, at("2030-01-01T10:01+00:00"), default),
+                berlin: (slot, at("2030-01-01T10:05+00:00"), default),
+                short: (slot, at("2030-01-01T10:01+00:00"), timedelta(seconds=1)),
+                late: (slot - timedelta(hours=3), at("2030-01-01T10:01+00:00"), default),
+                capped: (slot, at("2030-01-01T10:01+00:00"), timedelta(seconds=2))}
+    runs = {}
+    for script_id, (scheduled_for, following, timeout) in expected.items():
+        [run] = _runs(script_id)
+        runs[run.id] = script_id
+        assert (run.status, run.trigger, run.scheduled_for, run.attempt) == ("pending", "schedule", scheduled_for, 1)
+        script = _script(script_id)
+        assert (script.next_run_at, script.locked_by, script.locked_until) == (following, run.id, now + timeout + grace)
+    assert sorted(result.fired) == sorted(runs)
+    for script_id, following in ((busy, at("2030-01-01T10:01+00:00")), (busy_berlin, at("2030-01-01T10:05+00:00"))):
+        script = _script(script_id)
+        assert _runs(script_id) == [] and (script.next_run_at, script.locked_by) == (following, "another-run")
+
+
+def test_the_batch_takes_the_oldest_due_scripts_across_groups(app, db_session, scheduled):
+    slot = at("2030-01-01T10:00+00:00")
+    hourly = {"cron_expression": "0 * * * *"}
+    ids = [scheduled(slot - timedelta(minutes=4)), scheduled(slot - timedelta(minutes=3), **hourly),
+           scheduled(slot - timedelta(minutes=2)), scheduled(slot, **hourly), scheduled(slot)]
+    app.config["JSR_SCHEDULE_BATCH"], previous = 3, app.config["JSR_SCHEDULE_BATCH"]
+    try:
+        assert len(scheduler.tick(slot).fired) == 3
+        assert [len(_runs(script_id)) for script_id in ids] == [1, 1, 1, 0, 0]
+        assert len(scheduler.tick(slot).fired) == 2
+    finally:
+        app.config["JSR_SCHEDULE_BATCH"] = previous
+    assert [len(_runs(script_id)) for script_id in ids] == [1, 1, 1, 1, 1]
+
+
+def test_run_ids_made_by_the_database_are_random_uuids(app, db_session):
+    """new_id_sql gives new_id's form: 36 lowercase characters of a version-4 UUID, a new one per row."""
+    numbers = select(literal_column("1").label("n")).cte("numbers", recursive=True)
+    numbers = numbers.union_all(select(numbers.c.n + 1).where(numbers.c.n < 5000))
+    dialect = db.session.get_bind().dialect.name
+    ids = db.session.scalars(select(new_id_sql(dialect)).select_from(numbers)).all()
+    assert len(ids) == len(set(ids)) == 5000
+    for made in ids:
+        parsed = uuid.UUID(made)
+        assert (str(parsed), parsed.version, parsed.variant) == (made, 4, uuid.RFC_4122)
+    assert len({made[14] for made in ids}) == 1 and {made[19] for made in ids} == set("89ab")
+    assert len({made[15] for made in ids}) == 16  # the bits around the fixed ones are random too
+
+
+def test_the_lag_of_a_pass_counts_every_run(app, db_session, scheduled):
+    slot = at("2030-01-01T10:00+00:00")
+    for _ in range(3):
+        scheduled(slot)
+    sample = metrics.REGISTRY.get_sample_value
+    before = [sample(f"jsr_scheduler_lag_seconds_{name}", labels) or 0 for name, labels in
+              (("count", {}), ("sum", {}), ("bucket", {"le": "5.0"}), ("bucket", {"le": "2.5"}))]
+    scheduler.tick(slot + timedelta(seconds=4))
+    after = [sample(f"jsr_scheduler_lag_seconds_{name}", labels) or 0 for name, labels in
+             (("count", {}), ("sum", {}), ("bucket", {"le": "5.0"}), ("bucket", {"le": "2.5"}))]
+    assert [a - b for a, b in zip(after, before, strict=True)] == [3, 12, 3, 0]

@@ -28,6 +28,27 @@ LABELS = {
                 "now_passing": _l("Now passing"), "still_failing": _l("Still failing")},
     "log_level": {"log": _l("log"), "info": _l("info"), "warn": _l("warn"), "error": _l("error"),
                   "debug": _l("debug")},
+    # Every action the services write to the audit trail (tests/web/test_labels.py finds them in the code).
+    "audit_action": {
+        "auth.failed": _l("Sign-in failed"), "auth.locked": _l("Account locked"), "auth.login": _l("Signed in"),
+        "auth.signin_link_used": _l("Sign-in link used"),
+        "dead_letter.discard": _l("Dead letter discarded"), "dead_letter.replay": _l("Dead letter replayed"),
+        "execution.cancel": _l("Run cancelled"),
+        "library.create": _l("Library created"), "library.delete": _l("Library deleted"),
+        "library.update": _l("Library updated"),
+        "script.create": _l("Script created"), "script.delete": _l("Script deleted"),
+        "script.hook_secret": _l("Webhook secret rotated"), "script.rollback": _l("Script rolled back"),
+        "script.run": _l("Script run by hand"), "script.status": _l("Script status changed"),
+        "script.update": _l("Script updated"),
+        "secret.create": _l("Secret created"), "secret.update": _l("Secret updated"),
+        "secret.delete": _l("Secret deleted"),
+        "tenant.act_as": _l("Acting as the tenant started"), "tenant.act_as_end": _l("Acting as the tenant ended"),
+        "tenant.activate": _l("Tenant activated"), "tenant.deactivate": _l("Tenant deactivated"),
+        "tenant.create": _l("Tenant created"), "tenant.settings": _l("Tenant settings changed"),
+        "token.create": _l("API token created"), "token.revoke": _l("API token revoked"),
+        "user.create": _l("User created"), "user.password": _l("Password changed"),
+        "user.signin_link": _l("Sign-in link issued"), "user.update": _l("User changed"),
+    },
 }
 
 # Every error kind a run can end with (runtime.ErrorKind, plus the kinds the services record for runs

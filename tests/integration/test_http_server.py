@@ -36,22 +36,26 @@ def test_hung_runs_end_at_their_deadline_while_the_server_stays_responsive(serve
         "name": "Hangs", "type": "oneoff", "timeout_ms": 3000, "concurrency": 10,
         "source": "function main() { return Array.prototype.join.call({length: 2 ** 53 - 1}, '') }"})
     assert status == 201, script
-    answers = []
-    runs = [threading.Thread(target=lambda: answers.append(
-        call(server, "POST", f"/api/v1/scripts/{script['id']}/run", token, {"input": None}))) for _ in range(4)]
+    answers, answered_at = [], []
+
+    def run_once():
+        answers.append(call(server, "POST", f"/api/v1/scripts/{script['id']}/run", token, {"input": None}))
+        answered_at.append(time.monotonic())
+
+    runs = [threading.Thread(target=run_once) for _ in range(4)]
     started = time.monotonic()
     for thread in runs:
         thread.start()
     time.sleep(0.3)
-    health_started = time.monotonic()
     assert call(server, "GET", "/healthz") == (200, {"status": "ok"})
-    health_seconds = time.monotonic() - health_started
+    healthy_at = time.monotonic()
     for thread in runs:
         thread.join(20)
     elapsed = time.monotonic() - started
     assert [status for status, _ in answers] == [200] * 4, answers
     assert {(e["status"], e["error"]["kind"]) for _, e in answers} == {("timeout", "timeout")}
-    # Were the server held by the runs, the answer would wait for them (3 s and more).
-    assert health_seconds < 1.5, "a run holding a runner must not hold the web server"
+    # Were the server held by the runs, /healthz would answer only once they ended (3 s and more); how long
+    # it takes on a loaded machine is the benchmarks' business, that it comes first is this test's.
+    assert healthy_at < min(answered_at), "a run holding a runner must not hold the web server"
     # Two runners per web process: at worst two rounds of 3 s + grace, and nothing left running.
     assert elapsed < 14

@@ -135,6 +135,8 @@ def test_the_audit_page_filters_pages_and_shows_before_and_after(app, tenant_wit
     page = client.get("/audit?action=script.update").text
     entries = re.findall(r'<tr class="audit-entry" data-action="([^"]+)"', page)
     assert entries == ["script.update"]
+    assert '<td title="script.update">Script updated</td>' in page  # the action by its translated name
+    assert "Скрипт изменён" in client.get("/audit?action=script.update", headers={"Accept-Language": "ru"}).text
     row = re.search(r'<tr data-field="name">(.*?)</tr>', page, re.S).group(1)
     assert re.search(r'class="before">Checkout</td><td class="after">Checkout v2</td>', row)
     assert re.search(r'data-field="source">.*?3 lines</td><td class="after">4 lines', page, re.S)

@@ -21,7 +21,7 @@ from portal.models.user import spend_password_check
 from portal.services import audit, outbox, rbac
 from portal.services.errors import Conflict, NotFound, ValidationError
 from portal.services.inputs import is_id, text_error, timezone_error
-from portal.services.queries import page
+from portal.services.queries import page, tenant_row
 from portal.services.rbac import Actor, Role
 from portal.services.scope import in_system, in_tenant
 
@@ -437,11 +437,7 @@ def list_tokens(actor: Actor, tenant_id: str, *, limit: int = 100, offset: int =
 def revoke_token(actor: Actor, tenant_id: str, token_id: str) -> ApiToken:
     """Revoke a token at once (idempotent); its next request is refused."""
     rbac.require(actor, rbac.TOKENS_MANAGE, tenant_id)
-    token = None
-    if is_id(token_id):
-        token = db.session.scalar(select(ApiToken).where(ApiToken.tenant_id == tenant_id, ApiToken.id == token_id))
-    if token is None:
-        raise NotFound(_l("Token not found."))
+    token = tenant_row(ApiToken, tenant_id, token_id, _l("Token not found."))
     if token.revoked_at is None:
         token.revoked_at = datetime.now(UTC)
         audit.record(actor, "token.revoke", tenant_id=tenant_id, target_type="api_token", target_id=token.id,

@@ -27,10 +27,10 @@ from portal.extensions import db
 from portal.models import DeadLetter, Event, Execution, Script, Tenant
 from portal.models.tenant import new_id
 from portal.services import audit, executions, metrics, outbox, rbac
-from portal.services.errors import Conflict, NotFound, ValidationError
+from portal.services.errors import Conflict, ValidationError
 from portal.services.inputs import is_id, json_error, require_id, require_text, utc_time
 from portal.services.outbox import MAX_TYPE_LENGTH, matches
-from portal.services.queries import page, where_given
+from portal.services.queries import page, tenant_row, where_given
 from portal.services.rbac import Actor
 from portal.services.scope import in_system, in_tenant
 
@@ -191,13 +191,7 @@ def get_dead_letter(actor: Actor, tenant_id: str, dead_letter_id: str) -> DeadLe
 
 
 def _dead_letter(tenant_id: str, dead_letter_id: str) -> DeadLetter:
-    found = None
-    if is_id(dead_letter_id):
-        found = db.session.scalar(select(DeadLetter).where(DeadLetter.tenant_id == tenant_id,
-                                                           DeadLetter.id == dead_letter_id))
-    if found is None:
-        raise NotFound(_l("Dead letter not found."))
-    return found
+    return tenant_row(DeadLetter, tenant_id, dead_letter_id, _l("Dead letter not found."))
 
 
 _UNCHANGED = object()

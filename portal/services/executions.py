@@ -21,7 +21,7 @@ from portal.services import audit, libraries, metrics, outbox, quotas, rbac, sec
 from portal.services import runtime as runtime_service
 from portal.services.errors import Conflict, NotFound, TooManyRequests, ValidationError, refused_writes
 from portal.services.inputs import MAX_INT, is_id, json_error, require_choice, require_id, require_text
-from portal.services.queries import in_period, older_than, page, where_given
+from portal.services.queries import in_period, older_than, page, tenant_row, where_given
 from portal.services.rbac import Actor
 from portal.services.scope import in_system, in_tenant
 from portal.services.scripts import HANDLER_BY_TYPE
@@ -44,13 +44,7 @@ RELAY_AFTER = timedelta(seconds=60)  # a run still pending this long after its q
 @in_tenant
 def get(actor: Actor, tenant_id: str, execution_id: str) -> Execution:
     rbac.require(actor, rbac.SCRIPTS_READ, tenant_id)
-    execution = None
-    if is_id(execution_id):
-        execution = db.session.scalar(select(Execution).where(Execution.tenant_id == tenant_id,
-                                                              Execution.id == execution_id))
-    if execution is None:
-        raise NotFound(_l("Execution not found."))
-    return execution
+    return tenant_row(Execution, tenant_id, execution_id, _l("Execution not found."))
 
 
 @in_tenant

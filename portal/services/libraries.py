@@ -17,8 +17,8 @@ from portal.models import Library, LibraryVersion, Script
 from portal.services import audit, rbac
 from portal.services import scripts as script_service  # scripts imports this module too: used at call time
 from portal.services.errors import NotFound, ValidationError, refused_writes
-from portal.services.inputs import is_id, require_number, text_error
-from portal.services.queries import page
+from portal.services.inputs import require_number, text_error
+from portal.services.queries import page, tenant_row
 from portal.services.rbac import Actor
 from portal.services.scope import in_tenant
 from runtime.modules import rewrite
@@ -45,12 +45,7 @@ def list_libraries(actor: Actor, tenant_id: str, *, limit: int = 100, offset: in
 @in_tenant
 def get(actor: Actor, tenant_id: str, library_id: str) -> Library:
     rbac.require(actor, rbac.SCRIPTS_READ, tenant_id)
-    library = None
-    if is_id(library_id):
-        library = db.session.scalar(select(Library).where(Library.tenant_id == tenant_id, Library.id == library_id))
-    if library is None:
-        raise NotFound(_l("Library not found."))
-    return library
+    return tenant_row(Library, tenant_id, library_id, _l("Library not found."))
 
 
 @in_tenant

@@ -1,4 +1,4 @@
-"""Small query builders shared by the services' list functions."""
+"""Small query builders shared by the services: tenant rows by id, filters, pages."""
 
 from datetime import datetime
 from typing import Any
@@ -7,7 +7,7 @@ from sqlalchemy import Select, select, tuple_
 
 from portal.extensions import db
 from portal.services.errors import NotFound
-from portal.services.inputs import require_id, require_number, utc_time
+from portal.services.inputs import is_id, require_id, require_number, utc_time
 
 MAX_PAGE = 500
 
@@ -34,6 +34,17 @@ def in_period(query: Select, column, since: datetime | None, until: datetime | N
     if until:
         query = query.where(column < utc_time("until", until))
     return query
+
+
+def tenant_row(model, tenant_id: str, row_id: str, missing):
+    """The tenant's row of `model` with id `row_id`; NotFound(`missing`) for another tenant's, an unknown or
+    a malformed id alike, so ids of other tenants cannot be probed."""
+    row = None
+    if is_id(row_id):
+        row = db.session.scalar(select(model).where(model.tenant_id == tenant_id, model.id == row_id))
+    if row is None:
+        raise NotFound(missing)
+    return row
 
 
 def older_than(query: Select, model, tenant_id: str, before: str | None, missing) -> Select:

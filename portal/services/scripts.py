@@ -17,14 +17,13 @@ from portal.services import audit, cron, libraries, outbox, rbac
 from portal.services import runtime as runtime_service
 from portal.services.errors import Conflict, NotFound, PermissionDenied, ValidationError, refused_writes
 from portal.services.inputs import (
-    is_id,
     require_choice,
     require_number,
     require_text,
     text_error,
     timezone_error,
 )
-from portal.services.queries import page, where_given
+from portal.services.queries import page, tenant_row, where_given
 from portal.services.rbac import Actor
 from portal.services.scope import in_tenant
 from runtime import ErrorKind
@@ -62,12 +61,7 @@ def snapshot(script: Script) -> dict[str, Any]:
 @in_tenant
 def get(actor: Actor, tenant_id: str, script_id: str) -> Script:
     rbac.require(actor, rbac.SCRIPTS_READ, tenant_id)
-    script = None
-    if is_id(script_id):
-        script = db.session.scalar(select(Script).where(Script.tenant_id == tenant_id, Script.id == script_id))
-    if script is None:
-        raise NotFound(_l("Script not found."))
-    return script
+    return tenant_row(Script, tenant_id, script_id, _l("Script not found."))
 
 
 @in_tenant

@@ -104,3 +104,10 @@ def test_parse_json_text_refuses_with_a_field_error(app, text, message):
     with app.test_request_context(), pytest.raises(ValidationError) as refused:
         parse_json_text("payload", text)
     assert message in refused.value.errors["payload"]
+
+
+def test_replaying_all_matching_takes_at_most_a_batch_oldest_first(letters, monkeypatch):
+    tenant_id, admin, paid, refund = letters
+    monkeypatch.setattr(events, "MAX_BATCH", 2)
+    assert len(events.replay_many(admin, tenant_id, event_type="order.paid")) == 2
+    assert [_status(i) for i in (*paid, refund)] == ["replayed", "replayed", "dead", "dead"]
